@@ -1,0 +1,3 @@
+from jepaworld.cli.main import app
+
+app()

@@ -1,0 +1,32 @@
+"""The ``jepaworld`` command. Sub-commands live one per file in this folder."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from jepaworld.cli import collect, data, demo, train
+from jepaworld.cli.eval import eval_cmd
+
+app = typer.Typer(
+    name="jepaworld",
+    help="JEPA world models from pixels: collect data, train, plan toward goal images, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("collect")(collect.collect)
+app.add_typer(data.app, name="data")
+app.command("train")(train.train)
+app.command("eval")(eval_cmd)
+app.command("demo")(demo.demo)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,28 @@
+from jepaworld.config.io import (
+    ConfigError,
+    atomic_write_text,
+    from_dict,
+    load_config,
+    parse_overrides,
+    save_config,
+    to_dict,
+    update,
+)
+from jepaworld.config.schema import Config, DataConfig, EvalConfig, ModelConfig, PlanConfig, TrainConfig
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EvalConfig",
+    "ModelConfig",
+    "PlanConfig",
+    "TrainConfig",
+    "atomic_write_text",
+    "from_dict",
+    "load_config",
+    "parse_overrides",
+    "save_config",
+    "to_dict",
+    "update",
+]

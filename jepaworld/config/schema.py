@@ -1,0 +1,128 @@
+"""Typed configuration: one dataclass per concern, one source of truth per setting.
+
+Every field has a default; presets under ``configs/*.yaml`` override some of them and every
+value can be overridden from the CLI with ``--set section.key=value``. The resolved config is
+saved next to everything it produces (datasets, checkpoints, evaluation results).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DataConfig:
+    """Where episodes come from and how training windows are cut from them."""
+
+    env: str = "tworoom"  # short name (tworoom) or "gymnasium:ID"
+    path: str = "runs/data/tworoom.h5"  # relative paths resolve against the working directory
+    episodes: int = 1000
+    max_steps: int = 100  # env steps per collected episode at most
+    resolution: int = 64  # rendered square frame size (pixels)
+    noise: float = 0.3  # scripted expert's action noise (std, in action units)
+    policy: str = "expert"  # "expert", "random", or "module:function"
+    workers: int = 2
+    seed: int = 0
+    frameskip: int = 5  # env steps per action block
+    history: int = 1  # context frames given to the predictor
+    pred: int = 1  # frames predicted after the context (teacher forcing)
+    val_fraction: float = 0.05  # held-out episodes (also used for evaluation starts)
+    in_memory: bool = True  # load pixels into RAM for sampling (else read windows from disk)
+
+
+@dataclass
+class ModelConfig:
+    """World model: encoder -> projector -> z; action encoder; causal AdaLN-zero predictor."""
+
+    encoder: str = "cnn"  # "cnn" or "vit"
+    image_size: int = 64
+    # ViT encoder
+    patch_size: int = 16
+    enc_width: int = 192
+    enc_depth: int = 12
+    enc_heads: int = 3
+    # CNN encoder: channels per stride-2 stage
+    cnn_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    # latent
+    embed_dim: int = 192
+    proj_hidden: int = 2048
+    # predictor
+    pred_depth: int = 4
+    pred_heads: int = 16
+    pred_head_dim: int = 64
+    pred_mlp: int = 2048
+    pred_dropout: float = 0.1
+    pos_embedding: str = "rope"  # "rope" (relative; sliding-window KV cache) or "learned" (paper)
+    max_len: int = 32  # longest token sequence the predictor accepts (learned positions)
+    # action encoder
+    action_hidden_mult: int = 4
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, loss weights, logging and checkpointing."""
+
+    out: str = "runs/tworoom-cpu"
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
+    grad_clip: float = 1.0
+    sigreg_lambda: float = 0.01
+    sigreg_directions: int = 1024
+    sigreg_knots: int = 17
+    precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU), "bf16", "fp32"
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = leave torch's default
+    log_every: int = 10
+    val_every: int = 200
+    val_batches: int = 4
+    ckpt_every: int = 500
+
+
+@dataclass
+class PlanConfig:
+    """Latent-space planner (model-predictive control with a receding horizon)."""
+
+    planner: str = "cem"  # "cem", "mppi", "gd"
+    horizon: int = 5  # action blocks
+    receding: int = 5  # blocks executed before re-planning
+    samples: int = 300
+    elites: int = 30
+    iterations: int = 30
+    init_std: float = 1.0  # in normalised action space
+    noise: str = "block"  # "iid" (published: independent per env step), "block", "colored"
+    noise_beta: float = 2.0  # colour exponent for "colored" noise (iCEM)
+    cost: str = "terminal"  # "terminal" (published) or "min" (best state along the horizon)
+    warm_start: bool = True
+    # MPPI
+    temperature: float = 0.5
+    # gradient planner
+    gd_steps: int = 50
+    gd_lr: float = 0.1
+    gd_restarts: int = 8
+
+
+@dataclass
+class EvalConfig:
+    """Goal-reaching protocol: start on a held-out trajectory, goal `goal_offset` steps later."""
+
+    episodes: int = 50
+    goal_offset: int = 25
+    budget: int = 50  # env steps
+    subset: str = "all"  # "all" or "cross-wall" (Two-Room)
+    seed: int = 0
+    n_envs: int = 50  # environments stepped in parallel (one planner batch)
+    videos: int = 3
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)

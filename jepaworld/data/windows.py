@@ -1,0 +1,109 @@
+"""Training windows with frame-skip: ``T = history + pred`` frames and their action blocks.
+
+A window starting at row ``t`` of an episode holds frames ``t, t+fs, ..., t+(T-1)*fs`` and, for
+each frame, the block of the ``fs`` raw actions that follow it, z-scored and flattened to
+``fs*A``. A start is valid when ``t + (T-1)*fs <= L-1``; the last frame's block may run past the
+episode's end, and those rows repeat the episode's zero-padded final action.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from jepaworld.data.episodes import DataError, EpisodeFile
+from jepaworld.data.normalize import Normalizer
+
+
+class WindowSampler:
+    """``WindowSampler(source, episode_ids, history, pred, frameskip, normalizer, in_memory=True)``.
+
+    ``source``: an :class:`EpisodeFile`, a path, or a dict of arrays with ``pixels``, ``action``,
+    ``state``, ``ep_len``, ``ep_offset``. With ``in_memory`` the selected frames are copied to RAM
+    once; otherwise pixels are read from disk per batch.
+    """
+
+    def __init__(self, source: EpisodeFile | str | os.PathLike | dict[str, Any], episode_ids, history: int,
+                 pred: int, frameskip: int, normalizer: Normalizer | None = None, in_memory: bool = True):
+        if history < 1 or pred < 0 or frameskip < 1:
+            raise ValueError(f"need history >= 1, pred >= 0, frameskip >= 1; got {history}, {pred}, {frameskip}")
+        if isinstance(source, (str, os.PathLike)):
+            source = EpisodeFile(source)
+        self.T, self.frameskip = history + pred, frameskip
+        arrays = source if isinstance(source, dict) else source.arrays(pixels=False)
+        ep_len = np.asarray(arrays["ep_len"], np.int64)
+        ep_offset = np.asarray(arrays["ep_offset"], np.int64)
+        ids = np.asarray(episode_ids, np.int64)
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(ep_len)):
+            raise ValueError(f"episode ids must be in [0, {len(ep_len)}), got range [{ids.min()}, {ids.max()}]")
+        span = (self.T - 1) * frameskip
+        n_starts = np.maximum(ep_len[ids] - span, 0)  # valid t: 0 .. L-1-span
+        if n_starts.sum() == 0:
+            raise DataError(
+                f"no episode among {len(ids)} is long enough for windows of {self.T} frames with frameskip "
+                f"{frameskip} (need >= {span + 1} rows); lower history/pred/frameskip or collect longer episodes"
+            )
+        # Rows are remapped so that the selected episodes are contiguous in RAM.
+        keep = ids[n_starts > 0]
+        lens, offs = ep_len[keep], ep_offset[keep]
+        local_off = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        self._source_rows = np.concatenate([np.arange(o, o + n) for o, n in zip(offs, lens, strict=True)])
+        self._starts = np.concatenate([lo + np.arange(n) for lo, n in zip(local_off, n_starts[n_starts > 0], strict=True)])
+        self._last_row = np.repeat(local_off + lens - 1, lens - span)  # per start: its episode's last row
+        action = np.asarray(arrays["action"], np.float32)[self._source_rows]
+        self.normalizer = normalizer or Normalizer.identity(action.shape[1], np.asarray(arrays["state"]).shape[1])
+        self._action = self.normalizer.normalize_action(action)
+        self._state = np.asarray(arrays["state"], np.float32)[self._source_rows]
+        self._file = None if isinstance(source, dict) else source
+        if in_memory:
+            pixels = arrays.get("pixels") if isinstance(source, dict) else None
+            if pixels is None:
+                pixels = source.load_pixels()
+            self._pixels = np.ascontiguousarray(np.asarray(pixels)[self._source_rows])
+        elif self._file is None:
+            raise ValueError("in_memory=False needs an EpisodeFile or a path, not arrays")
+        else:
+            self._pixels = None
+
+    def __len__(self) -> int:
+        """Number of distinct windows."""
+        return len(self._starts)
+
+    def _draw(self, batch_size: int, generator) -> np.ndarray:
+        n = len(self._starts)
+        if isinstance(generator, torch.Generator):
+            return torch.randint(n, (batch_size,), generator=generator).numpy()
+        rng = generator if isinstance(generator, np.random.Generator) else np.random.default_rng(generator)
+        return rng.integers(n, size=batch_size)
+
+    def window_rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame rows ``(B, T)`` and action rows ``(B, T, fs)`` (local row numbers) of windows ``index``."""
+        fs = self.frameskip
+        frames = self._starts[index][:, None] + fs * np.arange(self.T)
+        acts = frames[..., None] + np.arange(fs)
+        return frames, np.minimum(acts, self._last_row[index][:, None, None])
+
+    def sample(self, batch_size: int, generator=None, with_state: bool = False):
+        """``pixels`` uint8 ``(B, T, H, W, 3)``, ``actions`` float32 ``(B, T, fs*A)``
+        [, ``state`` float32 ``(B, T, S)``]. ``generator``: torch or numpy generator, or a seed."""
+        frames, acts = self.window_rows(self._draw(batch_size, generator))
+        return self.windows(frames, acts, with_state)
+
+    def windows(self, frames: np.ndarray, acts: np.ndarray, with_state: bool = False):
+        b, t = frames.shape
+        pixels = self._read_pixels(frames.reshape(-1))
+        pixels = torch.from_numpy(pixels.reshape(b, t, *pixels.shape[1:]))
+        actions = torch.from_numpy(self._action[acts].reshape(b, t, -1))
+        if with_state:
+            return pixels, actions, torch.from_numpy(self._state[frames])
+        return pixels, actions
+
+    def _read_pixels(self, rows: np.ndarray) -> np.ndarray:
+        if self._pixels is not None:
+            return self._pixels[rows]
+        src = self._source_rows[rows]
+        unique, inverse = np.unique(src, return_inverse=True)
+        return self._file.pixels[unique][inverse]

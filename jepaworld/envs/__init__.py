@@ -1,0 +1,25 @@
+"""Gymnasium environments with pixel observations, their scripted experts, and a registry."""
+
+import gymnasium as gym
+
+from jepaworld.envs.experts import heuristic, random_policy, tworoom_expert
+from jepaworld.envs.registry import EnvSpec, UnknownEnvError, get_spec, make, names
+from jepaworld.envs.tworoom import TwoRoomEnv, cross_wall, is_success, same_room
+
+if "jepaworld/TwoRoom-v0" not in gym.registry:
+    gym.register(id="jepaworld/TwoRoom-v0", entry_point="jepaworld.envs.tworoom:TwoRoomEnv")
+
+__all__ = [
+    "EnvSpec",
+    "TwoRoomEnv",
+    "UnknownEnvError",
+    "cross_wall",
+    "get_spec",
+    "heuristic",
+    "is_success",
+    "make",
+    "names",
+    "random_policy",
+    "same_room",
+    "tworoom_expert",
+]

@@ -1,0 +1,106 @@
+"""Wrap any Gymnasium environment that renders RGB frames so its observations are square frames.
+
+The wrapped env's own observation becomes the low-dimensional *state* (``info["state"]``,
+``get_state()``); the observation is ``render()`` resized to ``(res, res, 3)`` uint8. Discrete
+action spaces are exposed as ``Box(0, 1, (n,))`` scores and stepped with their argmax.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+def area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """Matrix ``(n_out, n_in)`` averaging input cells over each output cell (box filter)."""
+    edges = np.linspace(0.0, n_in, n_out + 1)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    cells = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, cells + 1) - np.maximum(lo, cells), 0.0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def flat_dim(space: gym.Space) -> int:
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, gym.spaces.Box):
+        return int(np.prod(space.shape))
+    raise ValueError(f"unsupported space {space}: expected Box or Discrete")
+
+
+class PixelEnv(gym.Env):
+    """``PixelEnv(inner, resolution)``: observations ``uint8 (res, res, 3)``; ``info["state"]`` float32."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, inner: gym.Env, resolution: int = 64):
+        if inner.render_mode != "rgb_array":
+            raise ValueError(f"{inner.spec.id if inner.spec else inner}: needs render_mode='rgb_array'")
+        self.inner = inner
+        self.resolution = int(resolution)
+        self.render_mode = "rgb_array"
+        self.observation_space = gym.spaces.Box(0, 255, (resolution, resolution, 3), np.uint8)
+        self._discrete = isinstance(inner.action_space, gym.spaces.Discrete)
+        if self._discrete:
+            self.action_space = gym.spaces.Box(0.0, 1.0, (int(inner.action_space.n),), np.float32)
+        elif isinstance(inner.action_space, gym.spaces.Box):
+            self.action_space = inner.action_space
+        else:
+            raise ValueError(f"unsupported action space {inner.action_space}: expected Box or Discrete")
+        self.state_dim = flat_dim(inner.observation_space)
+        self._weights: tuple[np.ndarray, np.ndarray] | None = None
+        self._state = np.zeros(self.state_dim, np.float32)
+
+    def _frame(self) -> np.ndarray:
+        frame = np.asarray(self.inner.render())
+        if frame.ndim != 3 or frame.shape[2] < 3:
+            raise ValueError(f"render() must return an RGB frame (H, W, 3), got shape {frame.shape}")
+        frame = frame[..., :3]
+        h, w = frame.shape[:2]
+        res = self.resolution
+        if (h, w) == (res, res):
+            return frame.astype(np.uint8, copy=False)
+        if self._weights is None or self._weights[0].shape[1] != h or self._weights[1].shape[1] != w:
+            self._weights = (area_weights(h, res), area_weights(w, res))
+        wy, wx = self._weights
+        rows = (wy @ frame.astype(np.float32).reshape(h, w * 3)).reshape(res, w, 3)
+        out = np.einsum("xw,ywc->yxc", wx, rows)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def _to_state(self, obs) -> np.ndarray:
+        if self._discrete_obs():
+            s = np.zeros(self.state_dim, np.float32)
+            s[int(obs)] = 1.0
+            return s
+        return np.asarray(obs, np.float32).reshape(-1)
+
+    def _discrete_obs(self) -> bool:
+        return isinstance(self.inner.observation_space, gym.spaces.Discrete)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        obs, info = self.inner.reset(seed=seed, options=options)
+        self._state = self._to_state(obs)
+        return self._frame(), {**info, "state": self._state.copy()}
+
+    def step(self, action):
+        a = int(np.argmax(action)) if self._discrete else action
+        obs, reward, terminated, truncated, info = self.inner.step(a)
+        self._state = self._to_state(obs)
+        return self._frame(), reward, terminated, truncated, {**info, "state": self._state.copy()}
+
+    def render(self) -> np.ndarray:
+        return self._frame()
+
+    def get_state(self) -> np.ndarray:
+        return self._state.copy()
+
+    def set_state(self, state) -> None:
+        raise NotImplementedError(
+            f"{self.inner.spec.id if self.inner.spec else 'this environment'} cannot be set to a given state"
+        )
+
+    def close(self) -> None:
+        self.inner.close()

@@ -1,0 +1,85 @@
+"""Environments by name: ``"tworoom"`` or ``"gymnasium:ID"`` for any registered Gymnasium env."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from jepaworld.envs import experts, tworoom
+from jepaworld.envs.pixels import PixelEnv, flat_dim
+
+GYM_PREFIX = "gymnasium:"
+PolicyFactory = Callable[[gym.Env, np.random.Generator, float], experts.Policy]
+
+
+class UnknownEnvError(ValueError):
+    """An environment name that is neither built in nor ``gymnasium:ID`` of a registered env."""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What the rest of jepaworld needs to know about an environment."""
+
+    name: str
+    gym_id: str
+    action_dim: int
+    state_dim: int
+    make_policy: PolicyFactory  # scripted expert (random for plain Gymnasium envs)
+    heuristic: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (state, goal) -> action
+    success: Callable[[np.ndarray, np.ndarray], bool] | None = None  # (state, goal) -> bool
+
+
+_BUILTIN = {
+    "tworoom": EnvSpec(
+        name="tworoom",
+        gym_id="jepaworld/TwoRoom-v0",
+        action_dim=2,
+        state_dim=2,
+        make_policy=experts.tworoom_expert,
+        heuristic=experts.heuristic,
+        success=tworoom.is_success,
+    ),
+}
+
+
+def names() -> list[str]:
+    return sorted(_BUILTIN) + [f"{GYM_PREFIX}ID"]
+
+
+def _gym_id(name: str) -> str:
+    gym_id = name[len(GYM_PREFIX) :]
+    if gym_id not in gym.registry:
+        raise UnknownEnvError(
+            f"unknown Gymnasium id {gym_id!r} (from {name!r}); register it first (gymnasium.register) "
+            f"or use one of: {', '.join(names())}"
+        )
+    return gym_id
+
+
+def get_spec(name: str) -> EnvSpec:
+    """The :class:`EnvSpec` of ``name``; raises :class:`UnknownEnvError` listing valid names."""
+    if name in _BUILTIN:
+        return _BUILTIN[name]
+    if name.startswith(GYM_PREFIX):
+        gym_id = _gym_id(name)
+        probe = gym.make(gym_id)
+        try:
+            action_dim = flat_dim(probe.action_space)
+            state_dim = flat_dim(probe.observation_space)
+        finally:
+            probe.close()
+        return EnvSpec(name, gym_id, action_dim, state_dim, make_policy=experts.random_policy)
+    raise UnknownEnvError(f"unknown environment {name!r}; valid names: {', '.join(names())}")
+
+
+def make(name: str, resolution: int = 64, **kwargs) -> gym.Env:
+    """A Gymnasium env whose observations are ``uint8 (resolution, resolution, 3)`` frames."""
+    if name == "tworoom":
+        return tworoom.TwoRoomEnv(resolution=resolution, **kwargs)
+    if name.startswith(GYM_PREFIX):
+        inner = gym.make(_gym_id(name), render_mode="rgb_array", **kwargs)
+        return PixelEnv(inner, resolution)
+    raise UnknownEnvError(f"unknown environment {name!r}; valid names: {', '.join(names())}")

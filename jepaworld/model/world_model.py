@@ -1,0 +1,184 @@
+"""The JEPA world model: encoder -> projector -> z; action encoder; predictor -> projector -> z_hat.
+
+Training (done by the trainer) compares predict(z[:, :-1], a[:, :-1]) with z[:, 1:] and adds
+SIGReg on z. Planning goes through `cost`, the one protocol planners depend on.
+
+Rollout convention. History tokens z_0 .. z_{h-1} are given with the action blocks that followed
+them: `hist_blocks[:, t]` is the block taken after frame t for t < h - 1 (zeros when unknown), and
+`blocks[:, 0]` is the block taken after the last history frame. Step i of the rollout predicts
+z_{h+i} from the tokens before it and feeds its prediction back as the next token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor, nn
+
+from jepaworld.config.schema import ModelConfig
+from jepaworld.model.action_encoder import ActionEncoder
+from jepaworld.model.cnn import CNN
+from jepaworld.model.predictor import Predictor
+from jepaworld.model.projector import Projector
+from jepaworld.model.vit import ViT
+
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+class WorldModel(nn.Module):
+    """LeWM-style world model over frames (uint8, channel-last) and action blocks (fs * A dims)."""
+
+    def __init__(self, cfg: ModelConfig, action_dim: int, frameskip: int, history: int):
+        super().__init__()
+        self.cfg, self.action_dim, self.frameskip, self.history = cfg, action_dim, frameskip, history
+        if cfg.encoder == "vit":
+            self.encoder: nn.Module = ViT(
+                cfg.image_size, cfg.patch_size, cfg.enc_width, cfg.enc_depth, cfg.enc_heads
+            )
+        elif cfg.encoder == "cnn":
+            self.encoder = CNN(list(cfg.cnn_channels), cfg.enc_width)
+        else:
+            raise ValueError(f"model.encoder must be 'vit' or 'cnn', got {cfg.encoder!r}")
+        D = cfg.embed_dim
+        self.projector = Projector(cfg.enc_width, cfg.proj_hidden, D)
+        self.action_encoder = ActionEncoder(frameskip * action_dim, D, cfg.action_hidden_mult)
+        self.predictor = Predictor(
+            D, cfg.pred_depth, cfg.pred_heads, cfg.pred_head_dim, cfg.pred_mlp, cfg.pred_dropout,
+            window=history, pos_embedding=cfg.pos_embedding, max_len=cfg.max_len,
+        )  # fmt: skip
+        self.pred_projector = Projector(D, cfg.proj_hidden, D)
+        self.register_buffer("pixel_mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    # ----------------------------------------------------------------------------- training
+    def encode(self, pixels: Tensor) -> Tensor:
+        """pixels: uint8 (..., H, W, 3), e.g. (B, T, H, W, 3) -> z: (..., D)."""
+        if pixels.dtype != torch.uint8 or pixels.dim() < 4 or pixels.shape[-1] != 3:
+            raise ValueError(
+                f"encode expects uint8 pixels shaped (..., H, W, 3), got {pixels.dtype} {tuple(pixels.shape)}"
+            )
+        lead, (H, W) = pixels.shape[:-3], pixels.shape[-3:-1]
+        x = pixels.reshape(-1, H, W, 3).permute(0, 3, 1, 2).float().div_(255.0)
+        x = (x - self.pixel_mean) / self.pixel_std
+        return self.projector(self.encoder(x)).reshape(*lead, -1)
+
+    def predict(self, z: Tensor, actions: Tensor) -> Tensor:
+        """z: (B, T, D), actions: (B, T, fs*A) -> z_hat: (B, T, D); z_hat[:, t] predicts z[:, t+1]."""
+        if z.shape[:2] != actions.shape[:2]:
+            raise ValueError(f"z {tuple(z.shape)} and actions {tuple(actions.shape)} differ in (B, T)")
+        return self.pred_projector(self.predictor(z, self.action_encoder(actions)))
+
+    def forward(self, pixels: Tensor, actions: Tensor) -> dict[str, Tensor]:
+        """pixels: uint8 (B, T, H, W, 3), actions: (B, T, fs*A) -> {"z": (B,T,D), "z_hat": (B,T,D)}."""
+        z = self.encode(pixels)
+        return {"z": z, "z_hat": self.predict(z, actions)}
+
+    # ----------------------------------------------------------------------------- planning
+    def rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:
+        """Fast autoregressive rollout. z_hist: (B, h, D), blocks: (B, H, fs*A) -> (B, H, D).
+
+        hist_blocks: (B, h-1, fs*A), the blocks taken after each history frame but the last
+        (zeros if None). RoPE: KV cache, one token per step. Learned positions: the last
+        `history` tokens are recomputed each step with positions 0 .. history-1 (as published).
+        Runs under inference_mode when grad is disabled; stays differentiable when it is enabled.
+        Call model.eval() first (dropout, BatchNorm running statistics).
+        """
+        with _inference_unless_grad() as fast:
+            z = self._rollout(z_hist, blocks, hist_blocks, cached=True)
+        return z.clone() if fast else z
+
+    def rollout_reference(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:
+        """Same result as `rollout`, computed the straightforward way: at every step the predictor
+        runs over the whole sequence so far (RoPE; the band keeps it equal to the cached rollout),
+        or over the last `history` tokens (learned positions, the published sliding window)."""
+        with _inference_unless_grad() as fast:
+            z = self._rollout(z_hist, blocks, hist_blocks, cached=False)
+        return z.clone() if fast else z
+
+    def cost(
+        self,
+        z_start: Tensor,
+        z_goal: Tensor,
+        blocks: Tensor,
+        mode: str = "terminal",
+        hist_blocks: Tensor | None = None,
+        reference: bool = False,
+    ) -> Tensor:
+        """Planning cost. z_start: (B, h, D) or (B, D), z_goal: (B, D), blocks: (B, S, H, fs*A) -> (B, S).
+
+        "terminal" (published): ||z_hat_H - z_goal||^2 on the last predicted embedding; "min": the
+        smallest squared distance along the horizon. All B * S candidates run as one batch.
+        hist_blocks: (B, h-1, fs*A) as in `rollout`. reference=True uses `rollout_reference`.
+        """
+        if mode not in ("terminal", "min"):
+            raise ValueError(f"cost mode must be 'terminal' or 'min', got {mode!r}")
+        if z_start.dim() == 2:
+            z_start = z_start[:, None]
+        B, S, H, _ = blocks.shape
+        h, D = z_start.shape[1:]
+        with _inference_unless_grad() as fast:
+            zs = z_start[:, None].expand(B, S, h, D).reshape(B * S, h, D)
+            hb = None
+            if hist_blocks is not None:
+                hb = (
+                    hist_blocks[:, None]
+                    .expand(B, S, *hist_blocks.shape[1:])
+                    .reshape(B * S, *hist_blocks.shape[1:])
+                )
+            z = self._rollout(zs, blocks.reshape(B * S, H, -1), hb, cached=not reference).view(B, S, H, D)
+            dist = (z - z_goal[:, None, None]).square().sum(-1)  # (B, S, H)
+            c = dist[..., -1] if mode == "terminal" else dist.min(dim=-1).values
+        return c.clone() if fast else c
+
+    def _rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, cached: bool) -> Tensor:
+        B, h, D = z_hist.shape
+        H = blocks.shape[1]
+        if hist_blocks is None:
+            hist_blocks = blocks.new_zeros(B, h - 1, blocks.shape[-1])
+        if hist_blocks.shape[1] != h - 1:
+            raise ValueError(f"hist_blocks must hold h-1 = {h - 1} blocks, got {tuple(hist_blocks.shape)}")
+        c = self.action_encoder(
+            torch.cat([hist_blocks, blocks], dim=1)
+        )  # (B, h-1+H, D): c[:, t] after token t
+        rope = self.predictor.pos_embedding == "rope"
+        preds: list[Tensor] = []
+        if cached and rope:
+            cache = None
+            for t in range(h):
+                y, cache = self.predictor.step(z_hist[:, t], c[:, t], cache, t)
+            for i in range(H):
+                preds.append(self.pred_projector(y))
+                if i + 1 < H:
+                    y, cache = self.predictor.step(preds[-1], c[:, h + i], cache, h + i)
+            return torch.stack(preds, dim=1)
+        seq = z_hist
+        for i in range(H):
+            n = h + i  # tokens so far; the last one carries action c[:, n-1]
+            w = n if rope else min(n, self.history)
+            y = self.predictor(seq[:, n - w :], c[:, n - w : n])[:, -1]
+            preds.append(self.pred_projector(y))
+            seq = torch.cat([seq, preds[-1][:, None]], dim=1)
+        return torch.stack(preds, dim=1)
+
+    # ----------------------------------------------------------------------------- reporting
+    def num_params(self) -> dict[str, int]:
+        """Parameter counts: encoder, predictor, projectors, action_encoder, total."""
+        count = lambda m: sum(p.numel() for p in m.parameters())
+        n = {
+            "encoder": count(self.encoder),
+            "predictor": count(self.predictor),
+            "projectors": count(self.projector) + count(self.pred_projector),
+            "action_encoder": count(self.action_encoder),
+        }
+        n["total"] = sum(n.values())
+        return n
+
+
+@contextlib.contextmanager
+def _inference_unless_grad():
+    """inference_mode when grad is disabled (yields True), a no-op otherwise (yields False)."""
+    fast = not torch.is_grad_enabled()
+    with torch.inference_mode(fast):
+        yield fast

@@ -1,0 +1,86 @@
+"""Cross-entropy method over normalised action blocks (LeWM / DINO-WM / TD-MPC2 style).
+
+One vectorised loop: every iteration draws S candidate plans for all B environments, makes
+*one* cost call on (B, S, H, D), refits a per-element Gaussian to the ``elites`` best, and
+keeps the current mean as candidate 0 so that a good mean (e.g. a warm start) is never lost.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from jepaworld.config.schema import PlanConfig
+from jepaworld.plan.noise import sample_noise
+from jepaworld.plan.protocol import (
+    Bounds,
+    CostFn,
+    PlanResult,
+    check_bounds,
+    check_dims,
+    clip,
+    evaluate,
+    initial_mean,
+    keep_best,
+    resolve_device,
+)
+
+
+@torch.no_grad()
+def cem(
+    cost_fn: CostFn,
+    batch: int,
+    horizon: int,
+    frameskip: int,
+    action_dim: int,
+    cfg: PlanConfig,
+    init: Tensor | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    bounds: Bounds | None = None,
+    min_std: float = 0.0,
+    device: torch.device | str | None = None,
+) -> PlanResult:
+    """Plan B environments at once with CEM; ``cfg.iterations`` calls of ``cost_fn``.
+
+    cost_fn: actions (B, S, H, D) -> (B, S) with S = cfg.samples and D = frameskip * action_dim.
+    init:    (B, H, D) starting mean (e.g. ``shift_plan`` of the previous plan); zeros if None.
+    bounds:  (lo, hi), each (D,) or (H, D): the normalised image of the action box; candidates
+             are clipped to it.
+    min_std: floor on the refitted std (0 = none, as published).
+
+    Each iteration: candidates = [mean, clip(mean + std * noise) x (S - 1)], noise drawn per
+    ``cfg.noise`` (see ``sample_noise``); the ``cfg.elites`` cheapest refit mean and std per
+    element. Returns the cheapest candidate evaluated in any iteration (``PlanResult.actions``)
+    and the final refitted mean (``PlanResult.mean``, what the published planner executes).
+    """
+    D = check_dims(horizon, frameskip, action_dim)
+    S, E = cfg.samples, cfg.elites
+    if not 1 <= E <= S or S < 2 or cfg.iterations < 1:
+        raise ValueError(
+            "cem needs samples >= 2, 1 <= elites <= samples and iterations >= 1;"
+            f" got samples={S}, elites={E}, iterations={cfg.iterations}"
+        )
+    dev = resolve_device(init, generator, device)
+    dtype = init.dtype if init is not None else torch.float32
+    bounds = check_bounds(bounds, horizon, D, dev, dtype)
+    mean = clip(initial_mean(batch, horizon, D, init, dev, dtype), bounds)  # (B, H, D)
+    std = torch.full_like(mean, cfg.init_std)
+    best = mean.clone()
+    best_cost = torch.full((batch,), float("inf"), device=dev, dtype=dtype)
+    costs = []
+    for _ in range(cfg.iterations):
+        noise = sample_noise(
+            cfg.noise, batch, S - 1, horizon, frameskip, action_dim,
+            beta=cfg.noise_beta, generator=generator, device=dev, dtype=dtype,
+        )  # fmt: skip
+        samples = clip(mean.unsqueeze(1) + std.unsqueeze(1) * noise, bounds)
+        candidates = torch.cat([mean.unsqueeze(1), samples], dim=1)  # (B, S, H, D)
+        cost = evaluate(cost_fn, candidates)  # (B, S)
+        best, best_cost = keep_best(candidates, cost, best, best_cost)
+        costs.append(cost.amin(dim=1))
+        elite_idx = cost.topk(E, dim=1, largest=False).indices  # (B, E)
+        elites = candidates[torch.arange(batch, device=dev).unsqueeze(1), elite_idx]  # (B, E, H, D)
+        mean = elites.mean(dim=1)
+        std = elites.std(dim=1, unbiased=False).clamp_min(min_std)
+    return PlanResult(actions=best, cost=best_cost, mean=mean, costs=torch.stack(costs, dim=1))

@@ -1,0 +1,90 @@
+"""Model-predictive path integral control (MPPI) over normalised action blocks.
+
+Like CEM, but every candidate contributes to the new mean with weight
+softmax(-(c - min c) / temperature) instead of a hard elite cut.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from jepaworld.config.schema import PlanConfig
+from jepaworld.plan.noise import sample_noise
+from jepaworld.plan.protocol import (
+    Bounds,
+    CostFn,
+    PlanResult,
+    check_bounds,
+    check_dims,
+    clip,
+    evaluate,
+    initial_mean,
+    keep_best,
+    resolve_device,
+)
+
+
+@torch.no_grad()
+def mppi(
+    cost_fn: CostFn,
+    batch: int,
+    horizon: int,
+    frameskip: int,
+    action_dim: int,
+    cfg: PlanConfig,
+    init: Tensor | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    bounds: Bounds | None = None,
+    update_std: bool = True,
+    min_std: float = 0.05,
+    device: torch.device | str | None = None,
+) -> PlanResult:
+    """Plan B environments at once with MPPI; ``cfg.iterations`` calls of ``cost_fn``.
+
+    Arguments as for ``cem``. Each iteration: candidates = [mean, clip(mean + std * noise) x
+    (S - 1)]; weights w = softmax(-(c - min c) / cfg.temperature) over the S candidates; new
+    mean = sum w * candidate; with ``update_std`` the std becomes the weighted std per element,
+    floored at ``min_std`` (a near-greedy temperature would otherwise collapse it in one step),
+    else it stays ``cfg.init_std``. The temperature is in cost units: scale it with the cost.
+    Returns the cheapest candidate evaluated and the final mean.
+    """
+    D = check_dims(horizon, frameskip, action_dim)
+    S = cfg.samples
+    if S < 2 or cfg.iterations < 1 or cfg.temperature <= 0:
+        raise ValueError(
+            "mppi needs samples >= 2, iterations >= 1 and temperature > 0;"
+            f" got samples={S}, iterations={cfg.iterations}, temperature={cfg.temperature}"
+        )
+    dev = resolve_device(init, generator, device)
+    dtype = init.dtype if init is not None else torch.float32
+    bounds = check_bounds(bounds, horizon, D, dev, dtype)
+    mean = clip(initial_mean(batch, horizon, D, init, dev, dtype), bounds)  # (B, H, D)
+    std = torch.full_like(mean, cfg.init_std)
+    best = mean.clone()
+    best_cost = torch.full((batch,), float("inf"), device=dev, dtype=dtype)
+    costs = []
+    for _ in range(cfg.iterations):
+        noise = sample_noise(
+            cfg.noise, batch, S - 1, horizon, frameskip, action_dim,
+            beta=cfg.noise_beta, generator=generator, device=dev, dtype=dtype,
+        )  # fmt: skip
+        samples = clip(mean.unsqueeze(1) + std.unsqueeze(1) * noise, bounds)
+        candidates = torch.cat([mean.unsqueeze(1), samples], dim=1)  # (B, S, H, D)
+        cost = evaluate(cost_fn, candidates)  # (B, S)
+        best, best_cost = keep_best(candidates, cost, best, best_cost)
+        costs.append(cost.amin(dim=1))
+        weights = path_weights(cost, cfg.temperature).to(dtype)[:, :, None, None]  # (B, S, 1, 1)
+        mean = (weights * candidates).sum(dim=1)
+        if update_std:
+            var = (weights * (candidates - mean.unsqueeze(1)) ** 2).sum(dim=1)
+            std = var.sqrt().clamp_min(min_std)
+    return PlanResult(actions=best, cost=best_cost, mean=mean, costs=torch.stack(costs, dim=1))
+
+
+def path_weights(cost: Tensor, temperature: float) -> Tensor:
+    """Softmax weights (B, S) of exp(-(c - min c) / temperature); +inf costs get weight 0."""
+    weights = torch.exp(-(cost - cost.amin(dim=1, keepdim=True)) / temperature)  # the best gets 1
+    weights = torch.nan_to_num(weights, nan=1.0)  # all costs +inf: uniform
+    return weights / weights.sum(dim=1, keepdim=True)

@@ -1,0 +1,120 @@
+"""Checkpoints: safetensors weights + JSON config/normalisers + a resumable training state.
+
+Layout of a run folder::
+
+    RUN/
+      config.yaml                 resolved config of the run
+      checkpoints/
+        step-0000500/             one complete checkpoint (written as a temp folder, then renamed)
+          model.safetensors       weights
+          config.json             full config
+          meta.json               normaliser, action/frame facts, step, metrics
+          train_state.pt          optimiser, RNG and sampler states (resuming only)
+        latest                    name of the newest complete checkpoint (replaced atomically)
+
+A kill at any point leaves ``latest`` naming a complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from jepaworld.config import Config, atomic_write_text, from_dict, to_dict
+
+KEEP_LAST = 2
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing or unreadable; the message says what to do."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    config: Config
+    meta: dict[str, Any]
+    weights: dict[str, torch.Tensor]
+
+    @property
+    def step(self) -> int:
+        return int(self.meta["step"])
+
+
+def _ckpt_root(run: Path) -> Path:
+    return run / "checkpoints"
+
+
+def save_checkpoint(
+    run: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    cfg: Config,
+    meta: dict[str, Any],
+    train_state: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``RUN/checkpoints/step-XXXXXXX`` atomically and point ``latest`` at it."""
+    root = _ckpt_root(Path(run))
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:07d}"
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
+    try:
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        (tmp / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+        (tmp / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
+        if train_state is not None:
+            torch.save(train_state, tmp / "train_state.pt")
+        final = root / name
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_text(root / "latest", name)
+    for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-KEEP_LAST]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run folder, its ``checkpoints`` folder, or one ``step-*`` folder -> the checkpoint folder."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"checkpoint {p} does not exist; pass a run folder written by `jepaworld train`")
+    if (p / "model.safetensors").exists():
+        return p
+    root = p if p.name == "checkpoints" else _ckpt_root(p)
+    latest = root / "latest"
+    if latest.exists():
+        candidate = root / latest.read_text().strip()
+        if (candidate / "model.safetensors").exists():
+            return candidate
+    complete = sorted(q for q in root.glob("step-*") if (q / "meta.json").exists())
+    if complete:
+        return complete[-1]
+    raise CheckpointError(f"no complete checkpoint under {p}; train first (`jepaworld train --out {p}`)")
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    ckpt = resolve_checkpoint(path)
+    try:
+        cfg = from_dict(json.loads((ckpt / "config.json").read_text()))
+        meta = json.loads((ckpt / "meta.json").read_text())
+        weights = load_file(str(ckpt / "model.safetensors"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"checkpoint {ckpt} is unreadable ({e}); resume from an older one or retrain") from None
+    return Checkpoint(path=ckpt, config=cfg, meta=meta, weights=weights)
+
+
+def load_train_state(ckpt: Checkpoint) -> dict[str, Any] | None:
+    f = ckpt.path / "train_state.pt"
+    return torch.load(f, weights_only=False) if f.exists() else None

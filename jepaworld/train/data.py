@@ -1,0 +1,67 @@
+"""Training data: open the episode file, split episodes, fit the normaliser, build samplers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from jepaworld.config import Config
+from jepaworld.data import EpisodeFile, Normalizer, WindowSampler, check_compatible, split_episodes
+from jepaworld.train.distributed import Runtime
+
+
+@dataclass
+class TrainData:
+    cfg: Config
+    file: EpisodeFile
+    train: WindowSampler
+    val: WindowSampler
+    normalizer: Normalizer
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.file.action_dim)
+
+    def val_batches(self, n: int, batch_size: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A fixed set of held-out windows (same every call and every resume)."""
+        rng = np.random.default_rng(12345)
+        out = []
+        for _ in range(n):
+            pixels, actions = self.val.sample(batch_size, rng)
+            out.append((pixels.to(device), actions.to(device)))
+        return out
+
+    def meta(self) -> dict[str, Any]:
+        """What a checkpoint needs to plan and evaluate without the training code."""
+        d = self.cfg.data
+        return {
+            "env": self.file.attrs.get("env", d.env),
+            "resolution": int(self.file.resolution),
+            "action_dim": self.action_dim,
+            "frameskip": d.frameskip,
+            "history": d.history,
+            "normalizer": self.normalizer.to_dict(),
+            "data_path": str(Path(d.path).resolve()),
+            "val_episodes": [int(i) for i in self.val_ids],
+        }
+
+
+def build_data(cfg: Config, rt: Runtime) -> TrainData:
+    d = cfg.data
+    f = EpisodeFile(d.path)
+    f.validate()
+    check_compatible(f, env=d.env, resolution=cfg.model.image_size)
+    train_ids, val_ids = split_episodes(f.n_episodes, d.val_fraction, d.seed)
+    normalizer = Normalizer.fit(f, train_ids)
+    shard = train_ids[rt.rank :: rt.world_size] if rt.distributed else train_ids
+    kw = dict(history=d.history, pred=d.pred, frameskip=d.frameskip, normalizer=normalizer, in_memory=d.in_memory)
+    pixels = f.load_pixels() if d.in_memory else None
+    train = WindowSampler(f, shard, pixels=pixels, **kw)
+    val = WindowSampler(f, val_ids, pixels=pixels, **kw)
+    return TrainData(cfg=cfg, file=f, train=train, val=val, normalizer=normalizer, train_ids=train_ids, val_ids=val_ids)

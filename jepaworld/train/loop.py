@@ -1,0 +1,264 @@
+"""The training loop: next-embedding MSE + lambda * SIGReg(z), one plain readable loop.
+
+    z      = projector(encoder(pixels))                (B, T, D)
+    z_hat  = predictor(z[:, :-1], actions[:, :-1])     (B, T-1, D), teacher forcing
+    loss   = MSE(z_hat, z[:, 1:]) + lambda * SIGReg(z)
+
+No EMA target, no stop-gradient, no pretrained encoder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from jepaworld.config import Config, save_config
+from jepaworld.model import SIGReg, WorldModel
+from jepaworld.train import checkpoint as ckpt_io
+from jepaworld.train.data import TrainData, build_data
+from jepaworld.train.diagnostics import embedding_stats
+from jepaworld.train.distributed import Runtime, mean_across_ranks, setup, teardown
+from jepaworld.train.schedule import lr_at
+
+log = logging.getLogger(__name__)
+
+METRIC_FIELDS = [
+    "step", "lr", "loss", "pred", "sigreg", "grad_norm", "samples_per_s",
+    "z_std_mean", "z_std_min", "eff_rank", "val_pred", "val_copy", "elapsed_s",
+]  # fmt: skip
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    step: int
+    last: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+def build_model(cfg: Config, action_dim: int) -> WorldModel:
+    return WorldModel(cfg.model, action_dim=action_dim, frameskip=cfg.data.frameskip, history=cfg.data.history)
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Decay matrices; leave norms, biases, embeddings and tokens undecayed."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim >= 2 and "pos" not in name and "token" not in name else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _autocast(cfg: Config, device: torch.device) -> contextlib.AbstractContextManager:
+    p = cfg.train.precision
+    if p == "bf16" or (p == "auto" and device.type == "cuda"):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if p not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"train.precision must be auto, bf16 or fp32, got {p!r}")
+    return contextlib.nullcontext()
+
+
+def jepa_loss(
+    model: torch.nn.Module, sigreg: SIGReg, pixels: torch.Tensor, actions: torch.Tensor, lam: float
+) -> dict[str, torch.Tensor]:
+    """pixels uint8 (B, T, H, W, 3); actions (B, T, fs*A) -> loss terms and z (B, T, D)."""
+    out = model(pixels, actions)
+    z, z_hat = out["z"], out["z_hat"]
+    pred = F.mse_loss(z_hat.float(), z[:, 1:].float())
+    reg = sigreg(z.float().transpose(0, 1))
+    return {"loss": pred + lam * reg, "pred": pred, "sigreg": reg, "z": z}
+
+
+@torch.no_grad()
+def validate(model: WorldModel, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """Prediction MSE on held-out windows, beside the copy-last-embedding baseline."""
+    was_training = model.training
+    model.eval()
+    pred, copy = 0.0, 0.0
+    for pixels, actions in batches:
+        out = model(pixels, actions)
+        z = out["z"]
+        pred += F.mse_loss(out["z_hat"], z[:, 1:]).item()
+        copy += F.mse_loss(z[:, :-1], z[:, 1:]).item()
+    model.train(was_training)
+    n = max(1, len(batches))
+    return {"val_pred": pred / n, "val_copy": copy / n}
+
+
+class _MetricsLog:
+    """metrics.csv (appending; truncated to the resumed step) and TensorBoard when installed."""
+
+    def __init__(self, run: Path, start_step: int) -> None:
+        self.path = run / "metrics.csv"
+        rows = []
+        if self.path.exists() and start_step > 0:
+            with self.path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
+        with self.path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+        self.tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run / "tensorboard"))
+        except ImportError:
+            pass
+
+    def write(self, row: dict[str, float]) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=METRIC_FIELDS, extrasaction="ignore").writerow(row)
+        if self.tb is not None:
+            for k, v in row.items():
+                if k != "step" and v == v:
+                    self.tb.add_scalar(k, v, int(row["step"]))
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train(
+    cfg: Config,
+    resume: bool = False,
+    progress: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train a world model as configured; ``progress(step, metrics)`` is called after each step."""
+    rt = setup(cfg.train.device)
+    try:
+        return _train(cfg, rt, resume, progress)
+    finally:
+        teardown(rt)
+
+
+def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None) -> TrainResult:
+    run = Path(cfg.train.out)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    state = None
+    if resume:
+        ck = ckpt_io.load_checkpoint(run)
+        state = ckpt_io.load_train_state(ck)
+        if state is None:
+            raise ckpt_io.CheckpointError(f"{ck.path} has no training state to resume from; start a new --out")
+    elif (run / "checkpoints" / "latest").exists():
+        raise ValueError(f"{run} already holds a training run; pass --resume to continue it or choose another --out")
+
+    torch.manual_seed(cfg.train.seed + rt.rank)
+    data: TrainData = build_data(cfg, rt)
+    model = build_model(cfg, data.action_dim).to(rt.device)
+    sigreg = SIGReg(num_directions=cfg.train.sigreg_directions, num_knots=cfg.train.sigreg_knots)
+    optimizer = torch.optim.AdamW(
+        _param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr, betas=(0.9, 0.999)
+    )
+    rng = np.random.default_rng([cfg.train.seed, rt.rank])
+    start = 0
+    if state is not None:
+        model.load_state_dict(ck.weights)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        rng.bit_generator.state = state["numpy_rng"]
+        start = int(state["step"])
+        log.info("resumed %s at step %d", run, start)
+    ddp = rt.distributed
+    net: torch.nn.Module = model
+    if ddp:
+        net = DistributedDataParallel(
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model),
+            device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
+        )
+    if rt.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run / "config.yaml")
+    metrics_log = _MetricsLog(run, start) if rt.is_main else None
+    val_batches = data.val_batches(cfg.train.val_batches, cfg.train.batch_size, rt.device)
+    meta = data.meta()
+
+    def snapshot() -> dict[str, Any]:
+        """RNG state after a completed step: what the next step starts from."""
+        return {"torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state}
+
+    def save(step: int, last: dict[str, float], rng_state: dict[str, Any]) -> None:
+        if not rt.is_main:
+            return
+        train_state = {"optimizer": optimizer.state_dict(), "step": step, **rng_state}
+        ckpt_io.save_checkpoint(run, step, model, cfg, {**meta, "metrics": last}, train_state)
+
+    net.train()
+    last: dict[str, float] = {}
+    t_start = time.perf_counter()
+    t_log, n_log = time.perf_counter(), 0
+    step = done = start
+    done_rng = snapshot()
+    try:
+        for step in range(start + 1, cfg.train.steps + 1):
+            lr = lr_at(step - 1, cfg.train.lr, cfg.train.steps, cfg.train.warmup_steps, cfg.train.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            pixels, actions = data.train.sample(cfg.train.batch_size, rng)
+            pixels, actions = pixels.to(rt.device, non_blocking=True), actions.to(rt.device, non_blocking=True)
+            with _autocast(cfg, rt.device):
+                terms = jepa_loss(net, sigreg, pixels, actions, cfg.train.sigreg_lambda)
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss became {loss.item()} at step {step} (pred {terms['pred'].item():.4g}, "
+                    f"sigreg {terms['sigreg'].item():.4g}); the last good checkpoint in {run}/checkpoints is "
+                    "kept. Lower train.lr or raise train.warmup_steps, then retrain or --resume."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+            optimizer.step()
+            done, done_rng = step, snapshot()
+            n_log += 1
+
+            last = {"step": step, "lr": lr, "loss": loss.item(), "pred": terms["pred"].item(),
+                    "sigreg": terms["sigreg"].item(), "grad_norm": float(grad_norm)}  # fmt: skip
+            if step % cfg.train.log_every == 0 or step == cfg.train.steps:
+                now = time.perf_counter()
+                last["samples_per_s"] = n_log * cfg.train.batch_size * rt.world_size / max(now - t_log, 1e-9)
+                t_log, n_log = now, 0
+                last.update(embedding_stats(terms["z"]))
+                if step % cfg.train.val_every == 0 or step == cfg.train.steps:
+                    last.update({k: mean_across_ranks(v, rt) for k, v in validate(model, val_batches).items()})
+                last["elapsed_s"] = now - t_start
+                if metrics_log is not None:
+                    metrics_log.write({k: last.get(k, math.nan) for k in METRIC_FIELDS})
+            if progress is not None and rt.is_main:
+                progress(step, last)
+            if step % cfg.train.ckpt_every == 0 and step != cfg.train.steps:
+                save(step, last, done_rng)
+        if "val_pred" not in last:
+            last.update(validate(model, val_batches))
+        save(done, last, done_rng)
+    except KeyboardInterrupt:
+        if done > start:
+            save(done, last, done_rng)
+        raise
+    finally:
+        if metrics_log is not None:
+            metrics_log.close()
+    if rt.is_main:
+        from jepaworld.train.plots import plot_training
+
+        plot_training(run / "metrics.csv", run / "plots" / "loss.png")
+    return TrainResult(run=run, step=step, last=last, wall_s=time.perf_counter() - t_start)
