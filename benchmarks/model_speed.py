@@ -20,6 +20,14 @@ from jepaworld.model import SIGReg, WorldModel
 CONFIGS = {
     # name: (model config, history, batch, timed steps, resolution)
     "cpu": (ModelConfig(encoder="cnn", image_size=64, embed_dim=192, pred_depth=4), 1, 128, 10, 64),
+    # the throwaway prototype's size (SPEC: 3.8M parameters, predictor 2.9M)
+    "proto": (
+        ModelConfig(encoder="cnn", image_size=64, pred_depth=4, pred_heads=3, pred_mlp=768, proj_hidden=512),
+        1,
+        128,
+        10,
+        64,
+    ),  # fmt: skip
     "paper": (
         ModelConfig(
             encoder="vit",

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from jepaworld.config import Config, PlanConfig
 from jepaworld.data import Normalizer

@@ -59,7 +59,9 @@ def eval_cmd(
     preset: Annotated[str | None, typer.Option("--preset", help="Planner preset: published | fast.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the episode draw and of the planner.")] = 0,
     n_envs: Annotated[int, typer.Option(help="Environments planned in one batch.")] = 50,
-    data: Annotated[str | None, typer.Option(help="Held-out episode file (default: the run's validation episodes).")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Held-out episode file (default: the run's validation episodes).")
+    ] = None,
     out: Annotated[str | None, typer.Option(help="Output folder (default: RUN/eval/<settings>).")] = None,
     baselines: Annotated[bool, typer.Option(help="Also run random and heuristic baselines.")] = True,
     videos: Annotated[int, typer.Option(help="Episodes to save as GIF.")] = 3,

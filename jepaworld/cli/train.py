@@ -45,7 +45,9 @@ def train(
     data: Annotated[str | None, typer.Option("--data", help="Episode file (HDF5).")] = None,
     out: Annotated[str | None, typer.Option("--out", help="Run folder for checkpoints and metrics.")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")
+    ] = False,
 ) -> None:
     """Train a JEPA world model (next-embedding MSE + lambda * SIGReg) on an episode file."""
     with user_errors():
@@ -72,7 +74,8 @@ def train(
             raise typer.Exit(130) from None
     console.print(
         f"[green]done[/] {cfg.train.out}: step {int(last['step'])}, train pred {last['pred']:.4f}, "
-        f"val pred {last.get('val_pred', float('nan')):.4f} (copy-last baseline {last.get('val_copy', float('nan')):.4f}), "
+        f"val pred {last.get('val_pred', float('nan')):.4f} "
+        f"(copy-last baseline {last.get('val_copy', float('nan')):.4f}), "
         f"eff. rank {last.get('eff_rank', float('nan')):.1f}, {last['wall_s'] / 60:.1f} min"
     )
     console.print(f"metrics: {cfg.train.out}/metrics.csv   plot: {cfg.train.out}/plots/loss.png")

@@ -28,6 +28,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,7 +90,9 @@ def _user_policy(name: str) -> Callable:
     try:
         fn = getattr(importlib.import_module(module_name), fn_name)
     except (ImportError, AttributeError) as e:
-        raise DataError(f"policy {name!r}: cannot import ({e}); expected module:function importable from here")
+        raise DataError(
+            f"policy {name!r}: cannot import ({e}); expected module:function importable from here"
+        ) from None
     if not callable(fn):
         raise DataError(f"policy {name!r} is not callable")
     n_args = len(inspect.signature(fn).parameters)
@@ -101,7 +104,9 @@ def _user_policy(name: str) -> Callable:
 
 
 # -- one episode, one shard -----------------------------------------------------------------
-def run_episode(env, make_policy: Callable, seed: int, index: int, max_steps: int, noise: float) -> dict[str, np.ndarray]:
+def run_episode(
+    env, make_policy: Callable, seed: int, index: int, max_steps: int, noise: float
+) -> dict[str, np.ndarray]:
     """Episode ``index``: ``pixels (L, H, W, 3)``, ``action (L, A)`` (last row zeros), ``state (L, S)``."""
     env_seq, policy_seq = np.random.SeedSequence([seed, index]).spawn(2)
     obs, info = env.reset(seed=int(env_seq.generate_state(1)[0]))
@@ -159,7 +164,11 @@ def _prepare_parts(folder: Path, settings: dict[str, Any]) -> dict[tuple[int, in
     saved_path = folder / "settings.json"
     if folder.exists() and saved_path.exists():
         saved = json.loads(saved_path.read_text())
-        diff = [f"{k}: {saved.get(k)!r} there vs {settings[k]!r} now" for k in SETTINGS if saved.get(k) != settings[k]]
+        diff = [
+            f"{k}: {saved.get(k)!r} there vs {settings[k]!r} now"
+            for k in SETTINGS
+            if saved.get(k) != settings[k]
+        ]
         if diff:
             raise DataError(
                 f"{folder} holds an unfinished collection with other settings ({'; '.join(diff)}); "
@@ -200,7 +209,10 @@ def _merge(folder: Path, shards: list[tuple[int, int]], out: Path, attrs: dict[s
             for f in files:
                 m = f["pixels"].shape[0]
                 for k in names:
-                    dst[k][row : row + m] = f[k][...]
+                    if k == "pixels" and f[k].chunks == dst[k].chunks == (1, *f[k].shape[1:]):
+                        _copy_frame_chunks(f[k], dst[k], row)
+                    else:
+                        dst[k][row : row + m] = f[k][...]
                 row += m
             dst["ep_len"][...] = ep_len
             dst["ep_offset"][...] = offsets(ep_len)
@@ -213,7 +225,16 @@ def _merge(folder: Path, shards: list[tuple[int, int]], out: Path, attrs: dict[s
     return n
 
 
-def _check(cfg: DataConfig) -> None:
+def _copy_frame_chunks(src: h5py.Dataset, dst: h5py.Dataset, row: int) -> None:
+    """Copy one-frame chunks as stored (already compressed) to rows ``row...`` of ``dst``."""
+    zeros = (0,) * (src.ndim - 1)
+    for i in range(src.shape[0]):
+        mask, raw = src.id.read_direct_chunk((i, *zeros))
+        dst.id.write_direct_chunk((row + i, *zeros), raw, mask)
+
+
+def preflight(cfg: DataConfig, out: Path, overwrite: bool = False) -> None:
+    """Raise :class:`DataError` now for settings or an output that :func:`collect` would reject."""
     for name, low in (("episodes", 1), ("max_steps", 1), ("resolution", 8), ("workers", 1)):
         if getattr(cfg, name) < low:
             raise DataError(f"data.{name} must be >= {low}, got {getattr(cfg, name)}")
@@ -221,10 +242,16 @@ def _check(cfg: DataConfig) -> None:
         raise DataError(f"data.noise must be >= 0, got {cfg.noise}")
     get_spec(cfg.env)  # unknown env -> clear error before any work
     policy_factory(cfg.env, cfg.policy)
+    if out.exists() and not overwrite:
+        raise DataError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
 
 
-def collect(cfg: DataConfig, out: str | os.PathLike | None = None, overwrite: bool = False,
-            progress: Progress | None = None) -> CollectResult:
+def collect(
+    cfg: DataConfig,
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> CollectResult:
     """Collect ``cfg.episodes`` episodes into ``out`` (default ``cfg.path``); see the module docstring.
 
     ``progress(episodes_done, frames_done)`` is called as shards finish (including shards found
@@ -234,13 +261,11 @@ def collect(cfg: DataConfig, out: str | os.PathLike | None = None, overwrite: bo
     t0 = time.perf_counter()
     out = Path(out if out is not None else cfg.path)
     folder = parts_dir(out)
-    _check(cfg)
+    preflight(cfg, out, overwrite)
     if overwrite:
         out.unlink(missing_ok=True)
         config_path(out).unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
-    elif out.exists():
-        raise DataError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = {k: getattr(cfg, k) for k in SETTINGS} | {"shard_size": shard_size(cfg.episodes)}
     done = _prepare_parts(folder, settings)
@@ -255,25 +280,34 @@ def collect(cfg: DataConfig, out: str | os.PathLike | None = None, overwrite: bo
         progress(episodes_done, frames_done)
     jobs = [(settings, a, b, str(folder)) for a, b in todo]
     workers = min(cfg.workers, len(jobs))
+    pool = None
     if workers <= 1:
         results = map(_collect_shard, jobs)
-        pool = None
     else:
-        pool = mp.get_context("spawn").Pool(workers, initializer=_ignore_sigint)
-        results = pool.imap_unordered(_collect_shard, jobs)
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+        results = (f.result() for f in as_completed([pool.submit(_collect_shard, job) for job in jobs]))
     try:
         for a, b, frames in results:
             episodes_done += b - a
             frames_done += frames
             if progress:
                 progress(episodes_done, frames_done)
+    except BaseException:
+        if pool is not None:  # stop at once: unfinished shards are redone on the next run
+            for p in list(pool._processes.values()):  # noqa: SLF001 (no public terminate)
+                p.terminate()
+        raise
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
     attrs = {
-        "env": cfg.env, "resolution": cfg.resolution, "policy": cfg.policy, "seed": cfg.seed,
-        "noise": cfg.noise, "max_steps": cfg.max_steps, "version": _version(),
+        "env": cfg.env,
+        "resolution": cfg.resolution,
+        "policy": cfg.policy,
+        "seed": cfg.seed,
+        "noise": cfg.noise,
+        "max_steps": cfg.max_steps,
+        "version": _version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": json.dumps(dataclasses.asdict(cfg)),
     }

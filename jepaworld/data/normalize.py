@@ -24,8 +24,14 @@ class Normalizer:
     state_std: np.ndarray
 
     @classmethod
-    def fit(cls, action: np.ndarray, state: np.ndarray, ep_len: np.ndarray, ep_offset: np.ndarray,
-            episode_ids: np.ndarray) -> Normalizer:
+    def fit(
+        cls,
+        action: np.ndarray,
+        state: np.ndarray,
+        ep_len: np.ndarray,
+        ep_offset: np.ndarray,
+        episode_ids: np.ndarray,
+    ) -> Normalizer:
         """Statistics over the rows of ``episode_ids``; each episode's zero-padded last action is left out."""
         ids = np.asarray(episode_ids, np.int64)
         if len(ids) == 0:
@@ -63,7 +69,9 @@ class Normalizer:
         return _affine(s, self.state_mean, self.state_std, inverse=True)
 
     def to_dict(self) -> dict[str, list[float]]:
-        return {k: getattr(self, k).tolist() for k in ("action_mean", "action_std", "state_mean", "state_std")}
+        return {
+            k: getattr(self, k).tolist() for k in ("action_mean", "action_std", "state_mean", "state_std")
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Normalizer:
@@ -100,5 +108,9 @@ def split_episodes(n_episodes: int, val_fraction: float, seed: int = 0) -> tuple
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     perm = np.random.default_rng(seed).permutation(n_episodes)
-    n_val = 0 if val_fraction == 0 or n_episodes < 2 else min(max(1, round(n_episodes * val_fraction)), n_episodes - 1)
+    n_val = (
+        0
+        if val_fraction == 0 or n_episodes < 2
+        else min(max(1, round(n_episodes * val_fraction)), n_episodes - 1)
+    )
     return np.sort(perm[n_val:]).astype(np.int64), np.sort(perm[:n_val]).astype(np.int64)

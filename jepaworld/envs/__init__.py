@@ -2,7 +2,7 @@
 
 import gymnasium as gym
 
-from jepaworld.envs.experts import heuristic, random_policy, tworoom_expert
+from jepaworld.envs.experts import TwoRoomExpert, heuristic, random_policy, route, tworoom_expert
 from jepaworld.envs.registry import EnvSpec, UnknownEnvError, get_spec, make, names
 from jepaworld.envs.tworoom import TwoRoomEnv, cross_wall, is_success, same_room
 
@@ -12,6 +12,7 @@ if "jepaworld/TwoRoom-v0" not in gym.registry:
 __all__ = [
     "EnvSpec",
     "TwoRoomEnv",
+    "TwoRoomExpert",
     "UnknownEnvError",
     "cross_wall",
     "get_spec",
@@ -20,6 +21,7 @@ __all__ = [
     "make",
     "names",
     "random_policy",
+    "route",
     "same_room",
     "tworoom_expert",
 ]

@@ -32,24 +32,39 @@ def heuristic(state: np.ndarray, goal: np.ndarray) -> np.ndarray:
     return (v / peak).astype(np.float32)
 
 
-def tworoom_expert(env: gym.Env, rng: np.random.Generator, noise: float = 0.3) -> Policy:
-    """Noisy expert: pick a random target anywhere, go via the door when it is across the wall,
-    pick a new target on arrival. Gaussian action noise of std ``noise``, clipped to [-1, 1]."""
-    plan: list[np.ndarray] = []
+def route(state: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
+    """Waypoints ``[(2,), ...]`` from ``state`` to ``target``: through the door when across the wall."""
+    target = np.asarray(target, np.float32)
+    if not tr.cross_wall(state, target):
+        return [target]
+    return [_DOOR_LEFT, _DOOR_RIGHT, target] if state[0] < tr.WALL_X else [_DOOR_RIGHT, _DOOR_LEFT, target]
 
-    def policy(obs: np.ndarray, state: np.ndarray) -> np.ndarray:
+
+class TwoRoomExpert:
+    """Noisy expert: go to a random target (anywhere; via the door when it is across the wall),
+    pick a new one on arrival. Gaussian action noise of std ``noise``, clipped to [-1, 1].
+    ``go_to(state, target)`` sets the next target explicitly."""
+
+    def __init__(self, rng: np.random.Generator, noise: float = 0.3):
+        self.rng, self.noise = rng, noise
+        self.plan: list[np.ndarray] = []
+
+    def go_to(self, state: np.ndarray, target: np.ndarray) -> None:
+        self.plan = route(np.asarray(state, np.float32), target)
+
+    def __call__(self, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
         state = np.asarray(state, np.float32)
-        while plan and np.hypot(*(plan[0] - state)) <= _WAYPOINT_PX:
-            plan.pop(0)
-        if not plan:
-            target = tr.sample_free(rng)
-            if tr.cross_wall(state, target):
-                plan.extend([_DOOR_LEFT, _DOOR_RIGHT] if state[0] < tr.WALL_X else [_DOOR_RIGHT, _DOOR_LEFT])
-            plan.append(target)
-        action = heuristic(state, plan[0]) + noise * rng.standard_normal(2).astype(np.float32)
+        while self.plan and np.hypot(*(self.plan[0] - state)) <= _WAYPOINT_PX:
+            self.plan.pop(0)
+        if not self.plan:
+            self.go_to(state, tr.sample_free(self.rng))
+        action = heuristic(state, self.plan[0]) + self.noise * self.rng.standard_normal(2).astype(np.float32)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
-    return policy
+
+def tworoom_expert(env: gym.Env, rng: np.random.Generator, noise: float = 0.3) -> TwoRoomExpert:
+    """Policy factory for Two-Room's scripted expert (``env`` unused)."""
+    return TwoRoomExpert(rng, noise)
 
 
 def random_policy(env: gym.Env, rng: np.random.Generator, noise: float = 0.0) -> Policy:

@@ -30,6 +30,10 @@ class EnvSpec:
     make_policy: PolicyFactory  # scripted expert (random for plain Gymnasium envs)
     heuristic: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (state, goal) -> action
     success: Callable[[np.ndarray, np.ndarray], bool] | None = None  # (state, goal) -> bool
+    action_low: np.ndarray | None = None  # (A,) bounds of the action box (None: unbounded)
+    action_high: np.ndarray | None = None
+    cross_wall: Callable[[np.ndarray, np.ndarray], bool] | None = None  # goal in another room (Two-Room)
+    distance: Callable[[np.ndarray, np.ndarray], float] | None = None  # the quantity success thresholds
 
 
 _BUILTIN = {
@@ -41,6 +45,10 @@ _BUILTIN = {
         make_policy=experts.tworoom_expert,
         heuristic=experts.heuristic,
         success=tworoom.is_success,
+        action_low=-np.ones(2, np.float32),
+        action_high=np.ones(2, np.float32),
+        cross_wall=tworoom.cross_wall,
+        distance=lambda s, g: float(np.hypot(s[0] - g[0], s[1] - g[1])),
     ),
 }
 
@@ -69,9 +77,13 @@ def get_spec(name: str) -> EnvSpec:
         try:
             action_dim = flat_dim(probe.action_space)
             state_dim = flat_dim(probe.observation_space)
+            space = probe.action_space
+            low = np.asarray(getattr(space, "low", np.zeros(action_dim)), np.float32).reshape(-1)
+            high = np.asarray(getattr(space, "high", np.ones(action_dim)), np.float32).reshape(-1)
         finally:
             probe.close()
-        return EnvSpec(name, gym_id, action_dim, state_dim, make_policy=experts.random_policy)
+        return EnvSpec(name, gym_id, action_dim, state_dim, make_policy=experts.random_policy,
+                       action_low=low, action_high=high)  # fmt: skip
     raise UnknownEnvError(f"unknown environment {name!r}; valid names: {', '.join(names())}")
 
 

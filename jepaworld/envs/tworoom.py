@@ -179,4 +179,8 @@ class TwoRoomEnv(gym.Env):
         return s
 
     def _info(self) -> dict[str, Any]:
-        return {"state": self._state.copy(), "goal": self._goal.copy(), "success": is_success(self._state, self._goal)}
+        return {
+            "state": self._state.copy(),
+            "goal": self._goal.copy(),
+            "success": is_success(self._state, self._goal),
+        }

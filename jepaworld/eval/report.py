@@ -68,7 +68,8 @@ def write_report(run: str | Path, eval_dirs: list[Path], train_metrics: dict[str
         "body{font-family:sans-serif;max-width:1100px;margin:auto} table{border-collapse:collapse;margin:8px 0}"
         "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right} td:first-child{text-align:left}"
     )
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>jepaworld report</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    head = f"<meta charset='utf-8'><title>jepaworld report</title><style>{style}</style>"
+    page = f"<!doctype html><html><head>{head}</head><body>{''.join(parts)}</body></html>"
     out = run / "report.html"
     atomic_write_text(out, page)
     return out

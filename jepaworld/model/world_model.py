@@ -71,9 +71,13 @@ class WorldModel(nn.Module):
         return self.pred_projector(self.predictor(z, self.action_encoder(actions)))
 
     def forward(self, pixels: Tensor, actions: Tensor) -> dict[str, Tensor]:
-        """pixels: uint8 (B, T, H, W, 3), actions: (B, T, fs*A) -> {"z": (B,T,D), "z_hat": (B,T,D)}."""
+        """Teacher-forced training pass over a window of T frames.
+
+        pixels: uint8 (B, T, H, W, 3), actions: (B, T, fs*A) ->
+        {"z": (B, T, D), "z_hat": (B, T-1, D)} with z_hat[:, t] the prediction of z[:, t+1].
+        """
         z = self.encode(pixels)
-        return {"z": z, "z_hat": self.predict(z, actions)}
+        return {"z": z, "z_hat": self.predict(z[:, :-1], actions[:, :-1])}
 
     # ----------------------------------------------------------------------------- planning
     def rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:

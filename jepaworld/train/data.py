@@ -26,7 +26,7 @@ class TrainData:
 
     @property
     def action_dim(self) -> int:
-        return int(self.file.action_dim)
+        return int(self.file.action.shape[1])
 
     def val_batches(self, n: int, batch_size: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A fixed set of held-out windows (same every call and every resume)."""
@@ -58,10 +58,11 @@ def build_data(cfg: Config, rt: Runtime) -> TrainData:
     f.validate()
     check_compatible(f, env=d.env, resolution=cfg.model.image_size)
     train_ids, val_ids = split_episodes(f.n_episodes, d.val_fraction, d.seed)
-    normalizer = Normalizer.fit(f, train_ids)
+    arrays = f.arrays(pixels=d.in_memory)  # read once, shared by both samplers
+    normalizer = Normalizer.fit(arrays["action"], arrays["state"], arrays["ep_len"], arrays["ep_offset"], train_ids)
     shard = train_ids[rt.rank :: rt.world_size] if rt.distributed else train_ids
+    source = arrays if d.in_memory else f
     kw = dict(history=d.history, pred=d.pred, frameskip=d.frameskip, normalizer=normalizer, in_memory=d.in_memory)
-    pixels = f.load_pixels() if d.in_memory else None
-    train = WindowSampler(f, shard, pixels=pixels, **kw)
-    val = WindowSampler(f, val_ids, pixels=pixels, **kw)
+    train = WindowSampler(source, shard, **kw)
+    val = WindowSampler(source, val_ids, **kw)
     return TrainData(cfg=cfg, file=f, train=train, val=val, normalizer=normalizer, train_ids=train_ids, val_ids=val_ids)

@@ -81,7 +81,7 @@ def jepa_loss(
     """pixels uint8 (B, T, H, W, 3); actions (B, T, fs*A) -> loss terms and z (B, T, D)."""
     out = model(pixels, actions)
     z, z_hat = out["z"], out["z_hat"]
-    pred = F.mse_loss(z_hat.float(), z[:, 1:].float())
+    pred = F.mse_loss(z_hat.float(), z[:, 1:].float())  # z_hat: (B, T-1, D)
     reg = sigreg(z.float().transpose(0, 1))
     return {"loss": pred + lam * reg, "pred": pred, "sigreg": reg, "z": z}
 
@@ -165,7 +165,7 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None) ->
     torch.manual_seed(cfg.train.seed + rt.rank)
     data: TrainData = build_data(cfg, rt)
     model = build_model(cfg, data.action_dim).to(rt.device)
-    sigreg = SIGReg(num_directions=cfg.train.sigreg_directions, num_knots=cfg.train.sigreg_knots)
+    sigreg = SIGReg(num_directions=cfg.train.sigreg_directions, knots=cfg.train.sigreg_knots)
     optimizer = torch.optim.AdamW(
         _param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr, betas=(0.9, 0.999)
     )

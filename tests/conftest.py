@@ -1,0 +1,39 @@
+"""Shared tiny fixtures: a small Two-Room episode file and a tiny world-model config."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from jepaworld.config import Config, DataConfig, load_config
+
+torch.set_num_threads(1)  # tiny shapes: threads cost more than they give, and CI has 2 cores
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> str:
+    """12 Two-Room episodes of 41 frames at 16 px."""
+    from jepaworld.data.collect import collect
+
+    out = tmp_path_factory.mktemp("data") / "tworoom16.h5"
+    collect(DataConfig(episodes=12, max_steps=40, resolution=16, workers=1, seed=1), out)
+    return str(out)
+
+
+def tiny_config(data_path: str, out: str, **train) -> Config:
+    """A model small enough to train a few dozen steps in seconds."""
+    cfg = load_config(
+        None,
+        [
+            f"data.path={data_path}", "data.resolution=16", "data.history=1", "data.pred=1",
+            "data.val_fraction=0.2", "model.image_size=16", "model.cnn_channels=[8,16]",
+            "model.embed_dim=32", "model.proj_hidden=64", "model.enc_width=32", "model.pred_depth=1",
+            "model.pred_heads=2", "model.pred_head_dim=16", "model.pred_mlp=64", "model.pred_dropout=0.0",
+            f"train.out={out}", "train.batch_size=32", "train.steps=40", "train.warmup_steps=5",
+            "train.lr=3e-3", "train.log_every=1", "train.val_every=20", "train.val_batches=1",
+            "train.ckpt_every=1000", "train.sigreg_directions=64", "train.threads=1", "train.sigreg_lambda=0.1",
+        ],
+    )  # fmt: skip
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return cfg

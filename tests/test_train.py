@@ -1,0 +1,129 @@
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import jepaworld
+from jepaworld.train import TrainingDiverged, loop, train
+from jepaworld.train import checkpoint as ckpt_io
+from tests.conftest import tiny_config
+
+
+def rows(run) -> list[dict[str, float]]:
+    with open(f"{run}/metrics.csv") as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def test_training_lowers_the_loss_without_collapse(tiny_data, tmp_path):
+    result = train(tiny_config(tiny_data, str(tmp_path / "run"), steps=60))
+    r = rows(tmp_path / "run")
+    first = np.mean([x["loss"] for x in r[:5]])
+    last = np.mean([x["loss"] for x in r[-5:]])
+    assert last < 0.7 * first
+    assert result.last["eff_rank"] > 4 and result.last["z_std_mean"] > 0.3
+    assert (tmp_path / "run" / "plots" / "loss.png").stat().st_size > 0
+
+
+def test_without_sigreg_embeddings_collapse(tiny_data, tmp_path):
+    with_reg = train(tiny_config(tiny_data, str(tmp_path / "a"), steps=60))  # lambda 0.1
+    no_reg = train(tiny_config(tiny_data, str(tmp_path / "b"), steps=60, sigreg_lambda=0.0))
+    assert no_reg.last["z_std_mean"] < 0.25 * with_reg.last["z_std_mean"]
+
+
+def test_resume_reproduces_the_uninterrupted_run(tiny_data, tmp_path):
+    full = tiny_config(tiny_data, str(tmp_path / "full"), steps=12)
+    train(full)
+
+    def stop_at_6(step, metrics):
+        if step == 6:
+            raise KeyboardInterrupt
+
+    part = tiny_config(tiny_data, str(tmp_path / "part"), steps=12)
+    with pytest.raises(KeyboardInterrupt):
+        train(part, progress=stop_at_6)
+    assert ckpt_io.load_checkpoint(tmp_path / "part").step == 6
+    train(part, resume=True)
+    a, b = rows(tmp_path / "full"), rows(tmp_path / "part")
+    assert [x["step"] for x in b] == list(range(1, 13))
+    for x, y in zip(a, b, strict=True):
+        assert x["loss"] == pytest.approx(y["loss"], rel=1e-5, abs=1e-7), x["step"]
+
+
+def test_existing_run_needs_resume(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=2)
+    train(cfg)
+    with pytest.raises(ValueError, match="--resume"):
+        train(cfg)
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=10, ckpt_every=3)
+    real = loop.jepa_loss
+    calls = {"n": 0}
+
+    def flaky(*args, **kw):
+        out = real(*args, **kw)
+        calls["n"] += 1
+        if calls["n"] == 5:
+            out["loss"] = out["loss"] * math.nan
+        return out
+
+    monkeypatch.setattr(loop, "jepa_loss", flaky)
+    with pytest.raises(TrainingDiverged, match="step 5"):
+        train(cfg)
+    assert ckpt_io.load_checkpoint(tmp_path / "run").step == 3
+
+
+def test_interrupted_checkpoint_write_keeps_the_previous_one(tiny_data, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=4)
+    train(cfg)
+    model = jepaworld.load(tmp_path / "run")
+
+    def broken(*args, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_io, "save_file", broken)
+    with pytest.raises(OSError):
+        ckpt_io.save_checkpoint(tmp_path / "run", 99, model, cfg, {"step": 99})
+    ck = ckpt_io.load_checkpoint(tmp_path / "run")
+    assert ck.step == 4
+    assert not [p for p in (tmp_path / "run" / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+def test_load_round_trip(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=3)
+    train(cfg)
+    wm = jepaworld.load(tmp_path / "run", device="cpu")
+    assert not wm.training and wm.meta["resolution"] == 16 and wm.meta["action_dim"] == 2
+    ck = ckpt_io.load_checkpoint(tmp_path / "run")
+    for k, v in wm.state_dict().items():
+        assert torch.equal(v, ck.weights[k])
+    pixels = torch.zeros(2, 1, 16, 16, 3, dtype=torch.uint8)
+    assert wm.encode(pixels).shape == (2, 1, 32)
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(ckpt_io.CheckpointError, match="does not exist"):
+        jepaworld.load(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ckpt_io.CheckpointError, match="no complete checkpoint"):
+        jepaworld.load(tmp_path / "empty")
+
+
+def test_lr_schedule_warmup_and_cosine():
+    from jepaworld.train.schedule import lr_at
+
+    assert lr_at(0, 1.0, 100, 10) == pytest.approx(0.1)
+    assert lr_at(9, 1.0, 100, 10) == pytest.approx(1.0)
+    assert lr_at(55, 1.0, 100, 10) == pytest.approx(0.5)
+    assert lr_at(100, 1.0, 100, 10) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_embedding_stats_detects_collapse():
+    from jepaworld.train.diagnostics import embedding_stats
+
+    iso = embedding_stats(torch.randn(512, 16))
+    line = embedding_stats(torch.randn(512, 1) * torch.ones(1, 16))
+    assert iso["eff_rank"] > 12 and line["eff_rank"] < 1.5
