@@ -12,37 +12,21 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 
+from jepaworld.config import load_config
 from jepaworld.config.schema import ModelConfig
 from jepaworld.model import SIGReg, WorldModel
+from jepaworld.train.loop import jepa_loss
+
+
+def preset(name: str) -> ModelConfig:
+    return load_config(name).model
+
 
 CONFIGS = {
-    # name: (model config, history, batch, timed steps, resolution)
-    "cpu": (ModelConfig(encoder="cnn", image_size=64, embed_dim=192, pred_depth=4), 1, 128, 10, 64),
-    # the throwaway prototype's size (SPEC: 3.8M parameters, predictor 2.9M)
-    "proto": (
-        ModelConfig(encoder="cnn", image_size=64, pred_depth=4, pred_heads=3, pred_mlp=768, proj_hidden=512),
-        1,
-        128,
-        10,
-        64,
-    ),  # fmt: skip
-    "paper": (
-        ModelConfig(
-            encoder="vit",
-            image_size=224,
-            patch_size=14,
-            enc_depth=12,
-            enc_heads=3,
-            pred_depth=6,
-            pos_embedding="learned",
-        ),
-        3,
-        8,
-        3,
-        224,
-    ),  # fmt: skip
+    # name: (model config, history, batch, timed steps, resolution) -- the presets in configs/
+    "cpu": (preset("cpu"), load_config("cpu").data.history, 128, 10, 64),
+    "paper": (preset("paper"), load_config("paper").data.history, 8, 3, 224),  # batch 8: ViT-Tiny/14 is slow here
 }
 ACTION_DIM, FRAMESKIP = 2, 5
 
@@ -56,9 +40,7 @@ def train_throughput(model: WorldModel, history: int, batch: int, steps: int, re
     actions = torch.randn(batch, T, FRAMESKIP * ACTION_DIM)
 
     def step() -> None:
-        z = model.encode(pixels)
-        z_hat = model.predict(z[:, :-1], actions[:, :-1])
-        loss = F.mse_loss(z_hat, z[:, 1:]) + 0.1 * sigreg(z.transpose(0, 1))
+        loss = jepa_loss(model, sigreg, pixels, actions, lam=0.1)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -37,3 +37,13 @@ def tiny_config(data_path: str, out: str, **train) -> Config:
     for k, v in train.items():
         setattr(cfg.train, k, v)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data, tmp_path_factory) -> str:
+    """A tiny world model trained for 30 steps on ``tiny_data``."""
+    from jepaworld.train import train
+
+    out = str(tmp_path_factory.mktemp("run") / "tiny")
+    train(tiny_config(tiny_data, out, steps=30))
+    return out

@@ -19,6 +19,7 @@ import numpy as np
 from jepaworld.config import EvalConfig, PlanConfig, atomic_write_text
 from jepaworld.data import EpisodeFile, check_compatible
 from jepaworld.envs import EnvSpec, get_spec
+from jepaworld.eval.latent_distance import latent_distance_profile, plot_latent_distance
 from jepaworld.eval.protocol import GoalEpisode, draw_episodes
 from jepaworld.eval.runner import EpisodeResult, run_mpc, run_policy
 from jepaworld.eval.stats import percentile, wilson_interval
@@ -130,7 +131,9 @@ def evaluate(
             if progress:
                 progress(method, len(results), len(episodes))
 
+    profile = latent_distance_profile(model, f, ids, seed=eval_cfg.seed)
     report = {
+        "latent_distance": profile,
         "protocol": {
             **asdict(eval_cfg),
             "env": meta["env"],
@@ -160,5 +163,6 @@ def evaluate(
     save_videos(per_episode[name], out / "videos")
     from jepaworld.eval.plots import plot_eval
 
-    plot_eval(report, out / "success.png", plan_times=mpc.plan_times)
+    plot_eval(report, out / "success.png")
+    plot_latent_distance(profile, out / "latent_distance.png")
     return report

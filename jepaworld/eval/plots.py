@@ -1,4 +1,4 @@
-"""Evaluation plots: success with 95% intervals per method, planning-time distribution."""
+"""Evaluation plots: success with 95% intervals per method, and success as the budget is spent."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot_eval(report: dict[str, Any], out_png: str | Path, plan_times: list[float] | None = None) -> Path:
+def plot_eval(report: dict[str, Any], out_png: str | Path) -> Path:
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = report["summary"]
@@ -28,12 +28,19 @@ def plot_eval(report: dict[str, Any], out_png: str | Path, plan_times: list[floa
     axes[0].set_ylim(0, 110)
     axes[0].set_ylabel("success rate (%)")
     axes[0].set_title(report["protocol"]["description"], fontsize=8)
-    if plan_times:
-        axes[1].hist(plan_times, bins=20, color="tab:blue")
-        axes[1].set_xlabel("seconds per planning call (all envs of a batch)")
-        axes[1].set_title("planning time")
-    else:
-        axes[1].axis("off")
+    budget = report["protocol"]["budget"]
+    for i, name in enumerate(names):
+        eps = report["episodes"][name]
+        done = sorted(e["steps"] for e in eps if e["success"])
+        xs = list(range(budget + 1))
+        ys = [100 * sum(s <= x for s in done) / max(len(eps), 1) for x in xs]
+        line_colors = ["tab:blue", "tab:gray", "tab:orange", "tab:green", "tab:red"]
+        axes[1].plot(xs, ys, label=name, color=line_colors[i % len(line_colors)], lw=2 if i == 0 else 1.2)
+    axes[1].set_xlabel("env steps")
+    axes[1].set_ylabel("episodes solved (%)")
+    axes[1].set_title("success within the budget")
+    axes[1].set_ylim(0, 100)
+    axes[1].legend(fontsize=8)
     fig.tight_layout()
     tmp = out.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=100)

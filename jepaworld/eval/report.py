@@ -60,6 +60,12 @@ def write_report(run: str | Path, eval_dirs: list[Path], train_metrics: dict[str
         )
         if (d / "success.png").exists():
             parts.append(f'<img src="{_rel(d / "success.png", run)}" width="90%">')
+        if (d / "latent_distance.png").exists():
+            parts.append(
+                "<p>Planning cost landscape: squared latent distance between frames vs their true distance. "
+                "Where it flattens, the terminal cost gives the planner no direction.</p>"
+                f'<img src="{_rel(d / "latent_distance.png", run)}" width="50%">'
+            )
         gifs = sorted((d / "videos").glob("*.gif"))
         if gifs:
             parts.append("<p>Rollouts (left: observation, right: goal image)</p>")

@@ -1,0 +1,90 @@
+"""Seconds per CEM plan: straightforward full-recompute rollouts vs jepaworld's fast rollouts.
+
+    python benchmarks/plan_speed.py [--threads 2] [--quick]
+
+One plan = CEM with S samples x I iterations over a horizon of 5 action blocks, one environment
+(published: 300 x 30). Models are randomly initialised (speed does not depend on the weights).
+Rows:
+  - published dims (predictor 6 x 16 x 64, width 192, history 3): learned positions recompute the
+    3-frame window each step (the published rollout); RoPE + sliding-window KV cache costs one
+    token per step (ours); "straightforward" recomputes the whole sequence every step.
+  - cpu preset (the model `make demo` trains).
+GFLOP/s is the achieved rate of the predictor work (matmuls and attention counted by
+torch.utils.flop_counter on one cost call, times the iterations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from jepaworld.config import PlanConfig, load_config
+from jepaworld.model import WorldModel
+from jepaworld.plan import cem
+
+A, FS, H = 2, 5, 5
+
+
+def build(preset: str, **model_overrides) -> tuple[WorldModel, int]:
+    cfg = load_config(preset)
+    m = replace(cfg.model, **model_overrides)
+    return WorldModel(m, action_dim=A, frameskip=FS, history=cfg.data.history).eval(), cfg.data.history
+
+
+def plan_once(wm: WorldModel, history: int, plan: PlanConfig, envs: int, reference: bool) -> tuple[float, float]:
+    """Seconds for one CEM plan of ``envs`` environments, and the FLOPs of its cost calls."""
+    D = wm.cfg.embed_dim
+    g = torch.Generator().manual_seed(0)
+    z0, goal = torch.randn(envs, history, D, generator=g), torch.randn(envs, D, generator=g)
+
+    def cost_fn(actions: torch.Tensor) -> torch.Tensor:
+        return wm.cost(z0, goal, actions, mode=plan.cost, reference=reference)
+
+    with torch.inference_mode():
+        with FlopCounterMode(display=False) as fc:
+            cost_fn(torch.zeros(envs, plan.samples, H, FS * A))
+        flops = fc.get_total_flops() * plan.iterations
+        t0 = time.perf_counter()
+        cem(cost_fn, envs, H, FS, A, plan, generator=g)
+        return time.perf_counter() - t0, flops
+
+
+def row(name: str, wm: WorldModel, history: int, plan: PlanConfig, envs: int = 1, reference_too: bool = True) -> None:
+    fast_s, fast_flops = plan_once(wm, history, plan, envs, reference=False)
+    line = f"{name:<52} {plan.samples:>4}x{plan.iterations:<3} envs {envs:<2} ours {fast_s:7.2f} s"
+    line += f" ({fast_flops / 1e12:.2f} TFLOP, {fast_flops / fast_s / 1e9:5.0f} GFLOP/s)"
+    if reference_too:
+        ref_s, ref_flops = plan_once(wm, history, plan, envs, reference=True)
+        line += f" | straightforward {ref_s:7.2f} s ({ref_flops / 1e12:.2f} TFLOP) | speed-up {ref_s / fast_s:4.1f}x"
+    print(line, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run, not the reported figure)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    published = PlanConfig(samples=300, elites=30, iterations=30, noise="iid")
+    fast = PlanConfig(samples=100, elites=10, iterations=10, noise="block")
+    if args.quick:
+        published, fast = replace(published, iterations=3), replace(fast, iterations=3)
+    print(f"torch {torch.__version__}, {args.threads} threads, horizon {H} blocks of {FS} x {A}-d actions")
+    paper_learned, h = build("paper")
+    paper_rope, _ = build("paper", pos_embedding="rope")
+    cpu, hc = build("cpu")
+    row("published dims, learned pos (published rollout)", paper_learned, h, published)
+    row("published dims, RoPE + KV cache", paper_rope, h, published)
+    row("published dims, RoPE + KV cache, fast planner", paper_rope, h, fast, reference_too=False)
+    row("cpu preset", cpu, hc, published)
+    row("cpu preset, fast planner", cpu, hc, fast, reference_too=False)
+    row("cpu preset, fast planner", cpu, hc, fast, envs=8, reference_too=False)
+    row("cpu preset, fast planner", cpu, hc, fast, envs=50, reference_too=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The train / eval commands end to end on tiny shapes, and their clear errors."""
+
+from typer.testing import CliRunner
+
+from jepaworld.cli.main import app
+from jepaworld.config import save_config
+from tests.conftest import tiny_config
+
+runner = CliRunner()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_help_lists_every_command():
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for cmd in ("collect", "data", "train", "eval", "demo"):
+        assert cmd in r.output
+
+
+def test_train_then_eval(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=4)
+    save_config(cfg, tmp_path / "tiny.yaml")
+    r = runner.invoke(app, ["train", "-c", str(tmp_path / "tiny.yaml"), "--set", "train.steps=5"])
+    assert r.exit_code == 0, r.output
+    assert "step 5" in flat(r.output)
+    r = runner.invoke(
+        app,
+        ["eval", "--ckpt", str(tmp_path / "run"), "--episodes", "3", "--goal-offset", "10", "--videos", "1",
+         "--set", "plan.samples=8", "--set", "plan.iterations=2", "--set", "plan.elites=2",
+         "--out", str(tmp_path / "ev")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = flat(r.output)
+    assert "random actions" in out and "straight-to-goal heuristic" in out and "budget 20" in out
+    assert (tmp_path / "ev" / "results.json").exists()
+
+
+def test_clear_errors(tiny_data, tmp_path):
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "collect it first" in flat(r.output)
+    r = runner.invoke(app, ["train", "--data", tiny_data, "--set", "train.nope=1"])
+    assert r.exit_code == 2 and "unknown key train.nope" in flat(r.output)
+    r = runner.invoke(app, ["train", "--data", tiny_data, "--set", "train.lr=fast"])
+    assert r.exit_code == 2 and "expected float" in flat(r.output)
+    r = runner.invoke(app, ["train", "-c", "nosuchpreset"])
+    assert r.exit_code == 2 and "available: cpu, paper" in flat(r.output)
+    # a 16-px file for the cpu preset's 64-px model: names both resolutions
+    r = runner.invoke(app, ["train", "-c", "cpu", "--data", tiny_data, "--out", str(tmp_path / "r2")])
+    assert r.exit_code == 2 and "16" in r.output and "64" in r.output
+    r = runner.invoke(app, ["eval", "--ckpt", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "does not exist" in flat(r.output)
