@@ -52,3 +52,26 @@ def test_clear_errors(tiny_data, tmp_path):
     assert r.exit_code == 2 and "16" in r.output and "64" in r.output
     r = runner.invoke(app, ["eval", "--ckpt", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "does not exist" in flat(r.output)
+
+
+TINY = [
+    "data.resolution=16", "data.workers=1", "model.image_size=16", "model.cnn_channels=[8,16]",
+    "model.embed_dim=32", "model.proj_hidden=64", "model.enc_width=32", "model.pred_depth=1",
+    "model.pred_heads=2", "model.pred_head_dim=16", "model.pred_mlp=64", "train.batch_size=16",
+    "train.warmup_steps=1", "train.sigreg_directions=32", "train.val_batches=1", "plan.samples=16",
+    "plan.elites=4", "plan.iterations=2", "data.val_fraction=0.3",
+]  # fmt: skip
+
+
+def test_demo_runs_every_stage_then_reuses_them(tmp_path):
+    args = ["demo", "--out", str(tmp_path / "demo"), "--episodes", "6", "--steps", "3", "--eval-episodes", "2"]
+    for s in TINY:
+        args += ["--set", s]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "demo" / "run" / "report.html").exists()
+    html = (tmp_path / "demo" / "run" / "report.html").read_text()
+    assert "random actions" in html and "loss.png" in html and ".gif" in html
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert flat(r.output).count("reusing") == 3

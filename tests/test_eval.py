@@ -57,6 +57,9 @@ def test_evaluate_writes_results_beside_baselines(tiny_run, tmp_path):
     assert summary["straight-to-goal heuristic"]["successes"] >= summary["random actions"]["successes"]
     assert len(list((tmp_path / "eval" / "videos").glob("*.gif"))) == 2
     assert (tmp_path / "eval" / "success.png").stat().st_size > 0
+    profile = saved["latent_distance"]
+    assert len(profile["mean"]) == len(profile["edges"]) - 1 and sum(profile["count"]) == 600
+    assert (tmp_path / "eval" / "latent_distance.png").stat().st_size > 0
 
 
 def test_plan_api_returns_bounded_actions_and_checks_inputs(tiny_run):

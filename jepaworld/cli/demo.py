@@ -47,7 +47,7 @@ def demo(
         if Path(cfg.data.path).exists():
             console.print(f"reusing {cfg.data.path}")
         else:
-            run_collect(cfg, overwrite=False)
+            run_collect(cfg.data, overwrite=False)
 
         console.rule("[bold]2/3 train")
         latest = root / "run" / "checkpoints" / "latest"
