@@ -154,7 +154,7 @@ def user_policy(obs, state, rng):
 def test_random_and_user_policies(tmp_path):
     r = columns(collect(cfg(policy="random"), tmp_path / "r.h5").path)
     assert np.abs(r["action"]).max() <= 1
-    u = columns(collect(cfg(policy="test_collect:user_policy"), tmp_path / "u.h5").path)
+    u = columns(collect(cfg(policy=f"{user_policy.__module__}:user_policy"), tmp_path / "u.h5").path)
     real = np.ones(len(u["action"]), bool)
     real[u["ep_offset"] + u["ep_len"] - 1] = False
     assert np.all(u["action"][real, 0] == 1.0)

@@ -181,10 +181,12 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None) ->
     ddp = rt.distributed
     net: torch.nn.Module = model
     if ddp:
-        net = DistributedDataParallel(
-            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model),
-            device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
-        )
+        if rt.device.type == "cuda":  # BatchNorm statistics over the global batch (SyncBatchNorm is CUDA-only)
+            net = DistributedDataParallel(
+                torch.nn.SyncBatchNorm.convert_sync_batchnorm(model), device_ids=[rt.device.index]
+            )
+        else:  # CPU (gloo): BatchNorm uses each rank's local batch; SIGReg is still global
+            net = DistributedDataParallel(model)
     if rt.is_main:
         run.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run / "config.yaml")
