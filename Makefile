@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
 test: $(STAMP)
-	@$(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	@$(BIN)/python -m pytest tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 lint: $(STAMP)
 	$(BIN)/ruff check jepaworld tests benchmarks
