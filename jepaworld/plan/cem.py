@@ -11,19 +11,8 @@ import torch
 from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
-from jepaworld.plan.noise import sample_noise
-from jepaworld.plan.protocol import (
-    Bounds,
-    CostFn,
-    PlanResult,
-    check_bounds,
-    check_dims,
-    clip,
-    evaluate,
-    initial_mean,
-    keep_best,
-    resolve_device,
-)
+from jepaworld.plan.population import population_search
+from jepaworld.plan.protocol import Bounds, CostFn, PlanResult
 
 
 @torch.no_grad()
@@ -54,33 +43,19 @@ def cem(
     element. Returns the cheapest candidate evaluated in any iteration (``PlanResult.actions``)
     and the final refitted mean (``PlanResult.mean``, what the published planner executes).
     """
-    D = check_dims(horizon, frameskip, action_dim)
     S, E = cfg.samples, cfg.elites
     if not 1 <= E <= S or S < 2 or cfg.iterations < 1:
         raise ValueError(
             "cem needs samples >= 2, 1 <= elites <= samples and iterations >= 1;"
             f" got samples={S}, elites={E}, iterations={cfg.iterations}"
         )
-    dev = resolve_device(init, generator, device)
-    dtype = init.dtype if init is not None else torch.float32
-    bounds = check_bounds(bounds, horizon, D, dev, dtype)
-    mean = clip(initial_mean(batch, horizon, D, init, dev, dtype), bounds)  # (B, H, D)
-    std = torch.full_like(mean, cfg.init_std)
-    best = mean.clone()
-    best_cost = torch.full((batch,), float("inf"), device=dev, dtype=dtype)
-    costs = []
-    for _ in range(cfg.iterations):
-        noise = sample_noise(
-            cfg.noise, batch, S - 1, horizon, frameskip, action_dim,
-            beta=cfg.noise_beta, generator=generator, device=dev, dtype=dtype,
-        )  # fmt: skip
-        samples = clip(mean.unsqueeze(1) + std.unsqueeze(1) * noise, bounds)
-        candidates = torch.cat([mean.unsqueeze(1), samples], dim=1)  # (B, S, H, D)
-        cost = evaluate(cost_fn, candidates)  # (B, S)
-        best, best_cost = keep_best(candidates, cost, best, best_cost)
-        costs.append(cost.amin(dim=1))
+
+    def refit(candidates: Tensor, cost: Tensor, std: Tensor) -> tuple[Tensor, Tensor]:
         elite_idx = cost.topk(E, dim=1, largest=False).indices  # (B, E)
-        elites = candidates[torch.arange(batch, device=dev).unsqueeze(1), elite_idx]  # (B, E, H, D)
-        mean = elites.mean(dim=1)
-        std = elites.std(dim=1, unbiased=False).clamp_min(min_std)
-    return PlanResult(actions=best, cost=best_cost, mean=mean, costs=torch.stack(costs, dim=1))
+        rows = torch.arange(batch, device=cost.device).unsqueeze(1)
+        elites = candidates[rows, elite_idx]  # (B, E, H, D)
+        return elites.mean(dim=1), elites.std(dim=1, unbiased=False).clamp_min(min_std)
+
+    return population_search(
+        cost_fn, batch, horizon, frameskip, action_dim, cfg, refit, init, generator, bounds, device
+    )

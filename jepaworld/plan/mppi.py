@@ -10,19 +10,8 @@ import torch
 from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
-from jepaworld.plan.noise import sample_noise
-from jepaworld.plan.protocol import (
-    Bounds,
-    CostFn,
-    PlanResult,
-    check_bounds,
-    check_dims,
-    clip,
-    evaluate,
-    initial_mean,
-    keep_best,
-    resolve_device,
-)
+from jepaworld.plan.population import population_search
+from jepaworld.plan.protocol import Bounds, CostFn, PlanResult
 
 
 @torch.no_grad()
@@ -50,37 +39,24 @@ def mppi(
     else it stays ``cfg.init_std``. The temperature is in cost units: scale it with the cost.
     Returns the cheapest candidate evaluated and the final mean.
     """
-    D = check_dims(horizon, frameskip, action_dim)
     S = cfg.samples
     if S < 2 or cfg.iterations < 1 or cfg.temperature <= 0:
         raise ValueError(
             "mppi needs samples >= 2, iterations >= 1 and temperature > 0;"
             f" got samples={S}, iterations={cfg.iterations}, temperature={cfg.temperature}"
         )
-    dev = resolve_device(init, generator, device)
-    dtype = init.dtype if init is not None else torch.float32
-    bounds = check_bounds(bounds, horizon, D, dev, dtype)
-    mean = clip(initial_mean(batch, horizon, D, init, dev, dtype), bounds)  # (B, H, D)
-    std = torch.full_like(mean, cfg.init_std)
-    best = mean.clone()
-    best_cost = torch.full((batch,), float("inf"), device=dev, dtype=dtype)
-    costs = []
-    for _ in range(cfg.iterations):
-        noise = sample_noise(
-            cfg.noise, batch, S - 1, horizon, frameskip, action_dim,
-            beta=cfg.noise_beta, generator=generator, device=dev, dtype=dtype,
-        )  # fmt: skip
-        samples = clip(mean.unsqueeze(1) + std.unsqueeze(1) * noise, bounds)
-        candidates = torch.cat([mean.unsqueeze(1), samples], dim=1)  # (B, S, H, D)
-        cost = evaluate(cost_fn, candidates)  # (B, S)
-        best, best_cost = keep_best(candidates, cost, best, best_cost)
-        costs.append(cost.amin(dim=1))
-        weights = path_weights(cost, cfg.temperature).to(dtype)[:, :, None, None]  # (B, S, 1, 1)
+
+    def refit(candidates: Tensor, cost: Tensor, std: Tensor) -> tuple[Tensor, Tensor]:
+        weights = path_weights(cost, cfg.temperature).to(candidates.dtype)[:, :, None, None]  # (B, S, 1, 1)
         mean = (weights * candidates).sum(dim=1)
         if update_std:
             var = (weights * (candidates - mean.unsqueeze(1)) ** 2).sum(dim=1)
             std = var.sqrt().clamp_min(min_std)
-    return PlanResult(actions=best, cost=best_cost, mean=mean, costs=torch.stack(costs, dim=1))
+        return mean, std
+
+    return population_search(
+        cost_fn, batch, horizon, frameskip, action_dim, cfg, refit, init, generator, bounds, device
+    )
 
 
 def path_weights(cost: Tensor, temperature: float) -> Tensor:

@@ -1,0 +1,68 @@
+"""The sampling loop CEM and MPPI share; they differ only in how they refit the Gaussian.
+
+Every iteration draws S candidate plans for all B environments around (mean, std), keeps the
+current mean as candidate 0 (so a good mean, e.g. a warm start, is never lost), makes *one* cost
+call on (B, S, H, D), remembers the cheapest candidate seen, and lets ``refit`` move the Gaussian.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from jepaworld.config.schema import PlanConfig
+from jepaworld.plan.noise import sample_noise
+from jepaworld.plan.protocol import (
+    Bounds,
+    CostFn,
+    PlanResult,
+    check_bounds,
+    check_dims,
+    clip,
+    evaluate,
+    initial_mean,
+    keep_best,
+    resolve_device,
+)
+
+# refit(candidates (B, S, H, D), cost (B, S), std (B, H, D)) -> new (mean, std), each (B, H, D)
+Refit = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def population_search(
+    cost_fn: CostFn,
+    batch: int,
+    horizon: int,
+    frameskip: int,
+    action_dim: int,
+    cfg: PlanConfig,
+    refit: Refit,
+    init: Tensor | None,
+    generator: torch.Generator | None,
+    bounds: Bounds | None,
+    device: torch.device | str | None,
+) -> PlanResult:
+    """``cfg.iterations`` rounds of sample -> one cost call -> refit; see the module docstring."""
+    D = check_dims(horizon, frameskip, action_dim)
+    dev = resolve_device(init, generator, device)
+    dtype = init.dtype if init is not None else torch.float32
+    bounds = check_bounds(bounds, horizon, D, dev, dtype)
+    mean = clip(initial_mean(batch, horizon, D, init, dev, dtype), bounds)  # (B, H, D)
+    std = torch.full_like(mean, cfg.init_std)
+    best = mean.clone()
+    best_cost = torch.full((batch,), float("inf"), device=dev, dtype=dtype)
+    costs = []
+    for _ in range(cfg.iterations):
+        noise = sample_noise(
+            cfg.noise, batch, cfg.samples - 1, horizon, frameskip, action_dim,
+            beta=cfg.noise_beta, generator=generator, device=dev, dtype=dtype,
+        )  # fmt: skip
+        samples = clip(mean.unsqueeze(1) + std.unsqueeze(1) * noise, bounds)
+        candidates = torch.cat([mean.unsqueeze(1), samples], dim=1)  # (B, S, H, D)
+        cost = evaluate(cost_fn, candidates)  # (B, S)
+        best, best_cost = keep_best(candidates, cost, best, best_cost)
+        costs.append(cost.amin(dim=1))
+        mean, std = refit(candidates, cost, std)
+    return PlanResult(actions=best, cost=best_cost, mean=mean, costs=torch.stack(costs, dim=1))
