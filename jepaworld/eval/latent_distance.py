@@ -10,14 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from jepaworld.data import EpisodeFile
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from jepaworld.figures import save_figure
 
 
 @torch.inference_mode()
@@ -48,7 +46,6 @@ def latent_distance_profile(
 
 def plot_latent_distance(profile: dict[str, list[float]], out_png: str | Path) -> Path:
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
     e = np.asarray(profile["edges"])
     centres = (e[:-1] + e[1:]) / 2
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -56,9 +53,4 @@ def plot_latent_distance(profile: dict[str, list[float]], out_png: str | Path) -
     ax.set_xlabel("true distance between states")
     ax.set_ylabel("||z_a - z_b||^2")
     ax.set_title("latent distance vs true distance (the planner's cost landscape)")
-    fig.tight_layout()
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return save_figure(fig, out)

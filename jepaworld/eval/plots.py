@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from jepaworld.figures import save_figure
 
 
 def plot_eval(report: dict[str, Any], out_png: str | Path) -> Path:
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
     summary = report["summary"]
     names = list(summary)
     rates = [100 * summary[n]["success_rate"] for n in names]
@@ -41,9 +39,4 @@ def plot_eval(report: dict[str, Any], out_png: str | Path) -> Path:
     axes[1].set_title("success within the budget")
     axes[1].set_ylim(0, 100)
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return save_figure(fig, out)

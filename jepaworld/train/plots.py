@@ -6,10 +6,9 @@ import csv
 import math
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from jepaworld.figures import save_figure
 
 
 def _column(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float]]:
@@ -27,7 +26,6 @@ def plot_training(metrics_csv: str | Path, out_png: str | Path) -> Path:
     with open(metrics_csv) as f:
         rows = list(csv.DictReader(f))
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     ax = axes[0]
     for key, label in [("pred", "train pred"), ("val_pred", "val pred"), ("val_copy", "val: copy last z")]:
@@ -53,9 +51,4 @@ def plot_training(metrics_csv: str | Path, out_png: str | Path) -> Path:
     axes[2].set_title("collapse diagnostics")
     axes[2].set_xlabel("step")
     axes[2].legend(loc="lower left")
-    fig.tight_layout()
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return save_figure(fig, out)
