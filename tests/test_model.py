@@ -189,3 +189,16 @@ def test_cost_shapes_and_modes():
         torch.testing.assert_close(wm.cost(z_start, z_goal, blocks, reference=True), terminal)
     with pytest.raises(ValueError, match="mode"):
         wm.cost(z_start, z_goal, blocks, mode="mean")
+
+
+@pytest.mark.parametrize("history", [2, 3])
+def test_cost_shares_the_history_prefix_exactly(history):
+    """The cached cost computes the first h-1 history tokens once per env; same numbers as recompute."""
+    wm = make_model(history=history, pos_embedding="rope")
+    B, S, H = 2, 7, 4
+    z_start, z_goal = torch.randn(B, history, D), torch.randn(B, D)
+    blocks, hist = torch.randn(B, S, H, FS * A), torch.randn(B, history - 1, FS * A)
+    with torch.no_grad():
+        fast = wm.cost(z_start, z_goal, blocks, mode="min", hist_blocks=hist)
+        ref = wm.cost(z_start, z_goal, blocks, mode="min", hist_blocks=hist, reference=True)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-4)

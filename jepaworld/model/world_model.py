@@ -123,18 +123,54 @@ class WorldModel(nn.Module):
         B, S, H, _ = blocks.shape
         h, D = z_start.shape[1:]
         with _inference_unless_grad() as fast:
-            zs = z_start[:, None].expand(B, S, h, D).reshape(B * S, h, D)
-            hb = None
-            if hist_blocks is not None:
-                hb = (
-                    hist_blocks[:, None]
-                    .expand(B, S, *hist_blocks.shape[1:])
-                    .reshape(B * S, *hist_blocks.shape[1:])
-                )
-            z = self._rollout(zs, blocks.reshape(B * S, H, -1), hb, cached=not reference).view(B, S, H, D)
+            if not reference and self.predictor.pos_embedding == "rope" and h > 1:
+                z = self._rollout_shared_prefix(z_start, blocks, hist_blocks)
+            else:
+                zs = z_start[:, None].expand(B, S, h, D).reshape(B * S, h, D)
+                hb = None
+                if hist_blocks is not None:
+                    hb = (
+                        hist_blocks[:, None]
+                        .expand(B, S, *hist_blocks.shape[1:])
+                        .reshape(B * S, *hist_blocks.shape[1:])
+                    )
+                z = self._rollout(zs, blocks.reshape(B * S, H, -1), hb, cached=not reference)
+            z = z.view(B, S, H, D)
             dist = (z - z_goal[:, None, None]).square().sum(-1)  # (B, S, H)
             c = dist[..., -1] if mode == "terminal" else dist.min(dim=-1).values
         return c.clone() if fast else c
+
+    def _rollout_shared_prefix(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None) -> Tensor:
+        """Cached rollout of S candidates per environment that computes the history once.
+
+        z_hist: (B, h, D), blocks: (B, S, H, fs*A) -> (B*S, H, D). The first h-1 history tokens
+        and their actions are the same for every candidate of an environment, so their keys and
+        values are computed on B rows and shared; only the last history token (whose action is the
+        candidate's first block) and the predicted tokens run on B*S rows. Same numbers as
+        ``_rollout(..., cached=True)`` on the expanded batch, (h-1)/(h+H-1) less predictor work.
+        """
+        B, h, D = z_hist.shape
+        S, H = blocks.shape[1:3]
+        if hist_blocks is None:
+            hist_blocks = blocks.new_zeros(B, h - 1, blocks.shape[-1])
+        if hist_blocks.shape[1] != h - 1:
+            raise ValueError(f"hist_blocks must hold h-1 = {h - 1} blocks, got {tuple(hist_blocks.shape)}")
+        c_hist = self.action_encoder(hist_blocks)  # (B, h-1, D)
+        cache = None
+        for t in range(h - 1):
+            _, cache = self.predictor.step(z_hist[:, t], c_hist[:, t], cache, t)
+        cache = [
+            tuple(x[:, None].expand(B, S, *x.shape[1:]).reshape(B * S, *x.shape[1:]) for x in kv) for kv in cache
+        ]
+        c = self.action_encoder(blocks.reshape(B * S, H, -1))  # (B*S, H, D): c[:, i] after token h-1+i
+        last = z_hist[:, -1, None].expand(B, S, D).reshape(B * S, D)
+        y, cache = self.predictor.step(last, c[:, 0], cache, h - 1)
+        preds: list[Tensor] = []
+        for i in range(H):
+            preds.append(self.pred_projector(y))
+            if i + 1 < H:
+                y, cache = self.predictor.step(preds[-1], c[:, i + 1], cache, h + i)
+        return torch.stack(preds, dim=1)
 
     def _rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, cached: bool) -> Tensor:
         B, h, D = z_hist.shape
