@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from jepaworld.config.schema import ModelConfig
 from jepaworld.model.action_encoder import ActionEncoder
 from jepaworld.model.cnn import CNN
-from jepaworld.model.predictor import Predictor
+from jepaworld.model.predictor import KVCache, Predictor
 from jepaworld.model.projector import Projector
 from jepaworld.model.vit import ViT
 
@@ -164,12 +164,19 @@ class WorldModel(nn.Module):
         ]
         c = self.action_encoder(blocks.reshape(B * S, H, -1))  # (B*S, H, D): c[:, i] after token h-1+i
         last = z_hist[:, -1, None].expand(B, S, D).reshape(B * S, D)
-        y, cache = self.predictor.step(last, c[:, 0], cache, h - 1)
+        return self._rollout_from_cache(last, c, cache, h - 1)
+
+    def _rollout_from_cache(self, z_last: Tensor, c: Tensor, cache: KVCache | None, pos: int) -> Tensor:
+        """Feed the last history token (position ``pos``) and then each prediction back in.
+
+        z_last: (N, D); c: (N, H, D) action embeddings, c[:, i] taken after token pos + i -> (N, H, D).
+        """
+        y, cache = self.predictor.step(z_last, c[:, 0], cache, pos)
         preds: list[Tensor] = []
-        for i in range(H):
+        for i in range(c.shape[1]):
             preds.append(self.pred_projector(y))
-            if i + 1 < H:
-                y, cache = self.predictor.step(preds[-1], c[:, i + 1], cache, h + i)
+            if i + 1 < c.shape[1]:
+                y, cache = self.predictor.step(preds[-1], c[:, i + 1], cache, pos + 1 + i)
         return torch.stack(preds, dim=1)
 
     def _rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, cached: bool) -> Tensor:
@@ -186,13 +193,9 @@ class WorldModel(nn.Module):
         preds: list[Tensor] = []
         if cached and rope:
             cache = None
-            for t in range(h):
-                y, cache = self.predictor.step(z_hist[:, t], c[:, t], cache, t)
-            for i in range(H):
-                preds.append(self.pred_projector(y))
-                if i + 1 < H:
-                    y, cache = self.predictor.step(preds[-1], c[:, h + i], cache, h + i)
-            return torch.stack(preds, dim=1)
+            for t in range(h - 1):
+                _, cache = self.predictor.step(z_hist[:, t], c[:, t], cache, t)
+            return self._rollout_from_cache(z_hist[:, -1], c[:, h - 1 :], cache, h - 1)
         seq = z_hist
         for i in range(H):
             n = h + i  # tokens so far; the last one carries action c[:, n-1]
