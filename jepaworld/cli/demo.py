@@ -50,10 +50,11 @@ def demo(
             run_collect(cfg.data, overwrite=False)
 
         console.rule("[bold]2/3 train")
-        latest = root / "run" / "checkpoints" / "latest"
+        from jepaworld.train.checkpoint import resolve_checkpoint
+
         done_step = 0
-        if latest.exists():
-            meta = json.loads((latest.parent / latest.read_text().strip() / "meta.json").read_text())
+        if (root / "run" / "checkpoints" / "latest").exists():
+            meta = json.loads((resolve_checkpoint(root / "run") / "meta.json").read_text())
             done_step = int(meta["step"])
         if done_step >= cfg.train.steps:
             console.print(f"reusing {cfg.train.out} (step {done_step})")

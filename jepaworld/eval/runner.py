@@ -28,13 +28,15 @@ class EpisodeResult:
 Policy = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
 
-def _start_envs(spec: EnvSpec, episodes: list[GoalEpisode], resolution: int) -> list:
-    envs = []
+def _start_envs(spec: EnvSpec, episodes: list[GoalEpisode], resolution: int) -> tuple[list, np.ndarray]:
+    """One env per episode, reset to its start: the envs and their first frames (B, H, W, 3)."""
+    envs, frames = [], []
     for ep in episodes:
         env = make(spec.name, resolution=resolution)
-        env.reset(seed=ep.index, options={"state": ep.start, "goal": ep.goal})
+        obs, _ = env.reset(seed=ep.index, options={"state": ep.start, "goal": ep.goal})
         envs.append(env)
-    return envs
+        frames.append(obs)
+    return envs, np.stack(frames)
 
 
 def _distance(spec: EnvSpec, state: np.ndarray, goal: np.ndarray) -> float:
@@ -46,9 +48,8 @@ class _Batch:
 
     def __init__(self, spec: EnvSpec, episodes: list[GoalEpisode], resolution: int, record: int) -> None:
         self.spec, self.episodes = spec, episodes
-        self.envs = _start_envs(spec, episodes, resolution)
+        self.envs, self.obs = _start_envs(spec, episodes, resolution)
         self.goal_frames = np.stack([env.render_state(ep.goal) for env, ep in zip(self.envs, episodes, strict=True)])
-        self.obs = np.stack([env.render_state(ep.start) for env, ep in zip(self.envs, episodes, strict=True)])
         self.done = np.zeros(len(episodes), dtype=bool)
         self.steps = np.zeros(len(episodes), dtype=int)
         self.record = [ep.index < record for ep in episodes]
