@@ -113,9 +113,9 @@ def test_attention_band(window):
 
 
 def test_adaln_zero_blocks_are_identity_at_init():
-    block = Block(D, heads=2, head_dim=8, mlp=64, dropout=0.0)
+    block = Block(D, heads=2, head_dim=8, mlp=64, dropout=0.0, window=5)
     x, c = torch.randn(2, 5, D), torch.randn(2, 5, D)
-    out, _ = block(x, c, None, None)
+    out, _ = block(x, block.adaln(c), None, None)
     torch.testing.assert_close(out, x, rtol=0, atol=0)
 
 
@@ -136,6 +136,34 @@ def test_kv_cached_step_equals_full_recompute(window):
         y, cache = pred.step(x[:, t], c[:, t], cache, t)
         assert all(k.shape[2] == min(t + 1, window - 1) for k, _ in cache)
         torch.testing.assert_close(y, full[:, t], rtol=1e-5, atol=1e-5)
+
+
+def test_modulations_equal_each_blocks_adaln():
+    torch.manual_seed(0)
+    pred = wake(Predictor(D, 3, 2, 8, 64, 0.0, window=2))
+    c = torch.randn(2, 4, D)
+    mods = pred.modulations(c)
+    assert mods.shape == (2, 4, 3, 6 * D)
+    for i, block in enumerate(pred.blocks):
+        torch.testing.assert_close(mods[:, :, i], block.adaln(c))
+    with torch.inference_mode():  # without grad the stacked weights are cached ...
+        torch.testing.assert_close(pred.modulations(c), mods.detach())
+        with torch.no_grad():
+            pred.blocks[1].adaln[1].weight.mul_(2.0)  # ... and refreshed when a weight changes
+        torch.testing.assert_close(pred.modulations(c)[:, :, 1], pred.blocks[1].adaln(c))
+
+
+def test_window_one_shortcut_equals_softmax_attention():
+    """With window 1 a token's attention output is its value; the shortcut skips q, k and softmax."""
+    torch.manual_seed(0)
+    pred = wake(Predictor(D, 3, 2, 8, 64, 0.0, window=1)).eval()
+    x, c = torch.randn(3, 6, D), torch.randn(3, 6, D)
+    fast = pred(x, c)
+    step = torch.stack([pred.step(x[:, t], c[:, t], None, t)[0] for t in range(6)], dim=1)
+    for block in pred.blocks:
+        block.attn.self_only = False  # full attention through the band mask
+    torch.testing.assert_close(fast, pred(x, c), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(step, pred(x, c), rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------ rollout, cost

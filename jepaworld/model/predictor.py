@@ -49,9 +49,10 @@ def band_mask(T: int, window: int, device: torch.device) -> Tensor:
 class Attention(nn.Module):
     """Multi-head attention with inner dim heads * head_dim (wider than the token width)."""
 
-    def __init__(self, width: int, heads: int, head_dim: int, dropout: float):
+    def __init__(self, width: int, heads: int, head_dim: int, dropout: float, window: int):
         super().__init__()
         self.heads, self.head_dim, self.dropout = heads, head_dim, dropout
+        self.self_only = window == 1  # each token attends only to itself
         self.qkv = nn.Linear(width, 3 * heads * head_dim)
         self.proj = nn.Linear(heads * head_dim, width)
 
@@ -65,14 +66,21 @@ class Attention(nn.Module):
         """x: (B, T, width) -> (B, T, width), and this call's keys/values (past ones included).
 
         mask: (T, T_keys) bool or None (attend to every key: one token plus its cached window).
+        With window 1 every token attends only to itself, so (without attention dropout) its output
+        is its own value: queries, keys, rotation and softmax are skipped, an exact shortcut.
         """
         B, T, _ = x.shape
+        p = self.dropout if self.training else 0.0
+        if self.self_only and p == 0.0:
+            inner = self.heads * self.head_dim
+            v = F.linear(x, self.qkv.weight[2 * inner :], self.qkv.bias[2 * inner :])  # (B, T, inner)
+            empty = v.new_zeros(B, self.heads, 0, self.head_dim)
+            return self.proj(v), (empty, empty)
         q, k, v = self.qkv(x).view(B, T, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, heads, T, head_dim)
         return self.proj(y.transpose(1, 2).reshape(B, T, -1)), (k, v)
 
@@ -82,16 +90,17 @@ def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
 
 
 class Block(nn.Module):
-    """AdaLN-zero transformer block. x: (B, T, width), c: (B, T, width) -> (B, T, width).
+    """AdaLN-zero transformer block. x: (B, T, width), mod: (B, T, 6 * width) -> (B, T, width).
 
-    shift/scale/gate for attention and MLP come from a zero-initialised Linear on SiLU(c), so the
-    gates start at 0 and the block starts as the identity.
+    shift/scale/gate for attention and MLP (``mod``) come from a zero-initialised Linear on SiLU(c)
+    (``self.adaln``; the predictor evaluates every block's at once), so the gates start at 0 and
+    the block starts as the identity.
     """
 
-    def __init__(self, width: int, heads: int, head_dim: int, mlp: int, dropout: float):
+    def __init__(self, width: int, heads: int, head_dim: int, mlp: int, dropout: float, window: int):
         super().__init__()
         self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(width, heads, head_dim, dropout)
+        self.attn = Attention(width, heads, head_dim, dropout, window)
         self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
         self.mlp = nn.Sequential(
             nn.Linear(width, mlp), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp, width), nn.Dropout(dropout)
@@ -104,12 +113,12 @@ class Block(nn.Module):
     def forward(
         self,
         x: Tensor,
-        c: Tensor,
+        mod: Tensor,
         rope: tuple[Tensor, Tensor] | None,
         mask: Tensor | None,
         past: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.adaln(c).chunk(6, dim=-1)
+        shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)
         a, kv = self.attn(modulate(self.norm1(x), shift1, scale1), rope, mask, past)
         x = x + gate1 * self.attn_drop(a)
         x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
@@ -146,13 +155,34 @@ class Predictor(nn.Module):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
         else:
             self.rotary = Rotary(head_dim)
-        self.blocks = nn.ModuleList(Block(width, heads, head_dim, mlp, dropout) for _ in range(depth))
+        self.blocks = nn.ModuleList(Block(width, heads, head_dim, mlp, dropout, window) for _ in range(depth))
         self.norm = nn.LayerNorm(width, eps=1e-6)
         for name, p in self.named_parameters():
             if p.dim() == 2 and "adaln" not in name and name != "pos_embed":
                 nn.init.trunc_normal_(p, std=0.02)
             elif name.endswith("bias") and "adaln" not in name and not name.startswith("norm"):
                 nn.init.zeros_(p)
+
+    def modulations(self, c: Tensor) -> Tensor:
+        """c: (..., width) -> (..., depth, 6 * width): every block's AdaLN output in one matmul."""
+        weight, bias = self._stacked_adaln()
+        return F.linear(F.silu(c), weight, bias).unflatten(-1, (len(self.blocks), -1))
+
+    def _stacked_adaln(self) -> tuple[Tensor, Tensor]:
+        """Every block's AdaLN weight (depth * 6 * width, width) and bias, stacked.
+
+        Without grad the stack is kept until a parameter changes (tracked by storage and version
+        counter), so a rollout does not copy the weights at every step.
+        """
+        params = [t for b in self.blocks for t in (b.adaln[1].weight, b.adaln[1].bias)]
+        if torch.is_grad_enabled():
+            return torch.cat(params[0::2]), torch.cat(params[1::2])
+        key = tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in params)
+        if getattr(self, "_adaln_key", None) != key:
+            with torch.no_grad():
+                self._adaln_stack = (torch.cat(params[0::2]), torch.cat(params[1::2]))
+            self._adaln_key = key
+        return self._adaln_stack
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         B, T, _ = x.shape
@@ -166,8 +196,9 @@ class Predictor(nn.Module):
         else:
             rope = self.rotary(torch.arange(T, device=x.device))
         mask = band_mask(T, self.window, x.device)
-        for block in self.blocks:
-            x, _ = block(x, c, rope, mask)
+        mods = self.modulations(c)  # (B, T, depth, 6 * width)
+        for i, block in enumerate(self.blocks):
+            x, _ = block(x, mods[:, :, i], rope, mask)
         return self.norm(x)
 
     def step(self, x_t: Tensor, c_t: Tensor, cache: KVCache | None, pos: int) -> tuple[Tensor, KVCache]:
@@ -180,12 +211,12 @@ class Predictor(nn.Module):
             raise RuntimeError(
                 "Predictor.step needs pos_embedding='rope' (learned positions recompute the window)"
             )
-        rope = self.rotary(torch.tensor([pos], device=x_t.device))
-        x, c = x_t[:, None], c_t[:, None]
+        rope = None if self.window == 1 else self.rotary(torch.tensor([pos], device=x_t.device))
+        x, mods = x_t[:, None], self.modulations(c_t)[:, None]  # (B, 1, width), (B, 1, depth, 6 * width)
         keep = self.window - 1
         new_cache: KVCache = []
         for i, block in enumerate(self.blocks):
-            x, (k, v) = block(x, c, rope, None, None if cache is None else cache[i])
+            x, (k, v) = block(x, mods[:, :, i], rope, None, None if cache is None else cache[i])
             start = max(k.shape[2] - keep, 0)
             new_cache.append((k[:, :, start:], v[:, :, start:]))
         return self.norm(x)[:, 0], new_cache
