@@ -1,9 +1,11 @@
 """Success vs planning budget (samples x iterations) for CEM and MPPI on a trained checkpoint.
 
     python benchmarks/plan_budget.py --ckpt runs/demo/run [--episodes 50] [--out budget.png]
+        [--grid 30x1,100x1,30x3,100x3,300x3] [--subset cross-wall] [--set plan.receding=5 ...]
 
-Every point runs the same published-protocol episodes (goal 25 steps ahead, budget 50); the
-figure shows how cheap a plan can be before success drops, with 95% Wilson intervals.
+Every point runs the same episodes (the published protocol unless --subset / --goal-offset) with
+the run's planner settings (after --set) at each samples x iterations; the figure shows how cheap
+a plan can be before success drops, with 95% Wilson intervals.
 """
 
 from __future__ import annotations
@@ -21,9 +23,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import jepaworld  # noqa: E402
+from jepaworld.config.io import parse_overrides, update  # noqa: E402
 from jepaworld.eval import evaluate  # noqa: E402
 
-GRID = [(30, 3), (100, 3), (30, 10), (100, 10), (300, 10)]
+
+def parse_grid(text: str) -> list[tuple[int, int]]:
+    """"30x1,100x3" -> [(30, 1), (100, 3)]."""
+    try:
+        return [(int(s), int(i)) for s, i in (item.lower().split("x") for item in text.split(","))]
+    except ValueError:
+        raise SystemExit(
+            f"--grid wants SAMPLESxITERATIONS items separated by commas, e.g. 30x1,100x3; got {text!r}"
+        ) from None
 
 
 def main() -> None:
@@ -32,15 +43,22 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=50)
     ap.add_argument("--out", default="plan_budget.png")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--grid", default="30x1,100x1,30x3,100x3,300x3", help="samples x iterations points")
+    ap.add_argument("--subset", default="all")
+    ap.add_argument("--goal-offset", type=int, default=25)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="section.key=value")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     wm = jepaworld.load(args.ckpt, device="cpu")
-    cfg = wm.config
-    ev = replace(cfg.eval, episodes=args.episodes, videos=0)
+    cfg = update(wm.config, parse_overrides(args.overrides), source="--set")
+    ev = replace(cfg.eval, episodes=args.episodes, videos=0, subset=args.subset,
+                 goal_offset=args.goal_offset, budget=2 * args.goal_offset)  # fmt: skip
+    print(f"planner settings: receding {cfg.plan.receding}, cost {cfg.plan.cost}, noise {cfg.plan.noise}; "
+          f"episodes: {ev.subset}, goal +{ev.goal_offset}, budget {ev.budget}", flush=True)  # fmt: skip
     rows = []
     print(f"{'planner':<6} {'samples x iters':>16} {'success':>8} {'95% CI':>10} {'s/plan/env':>10}")
     for planner in ("cem", "mppi"):
-        for samples, iters in GRID:
+        for samples, iters in parse_grid(args.grid):
             plan = replace(cfg.plan, planner=planner, samples=samples, iterations=iters,
                            elites=max(3, samples // 10))  # fmt: skip
             with TemporaryDirectory() as tmp:
@@ -66,7 +84,10 @@ def main() -> None:
     ax.set_xscale("log")
     ax.set_xlabel("samples x iterations per plan")
     ax.set_ylabel("success (%)")
-    ax.set_title(f"Two-Room, published protocol, {args.episodes} episodes")
+    ax.set_title(
+        f"Two-Room, goal +{ev.goal_offset} ({ev.subset}), {args.episodes} episodes;"
+        f" re-plan every {cfg.plan.receding} blocks, {cfg.plan.cost} cost"
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)

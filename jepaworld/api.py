@@ -2,6 +2,7 @@
 
     wm = jepaworld.load("runs/tworoom-cpu")
     actions = wm.plan(obs, goal_obs)        # raw actions (horizon*frameskip, A) toward the goal
+    ctrl = wm.controller(goal_obs)          # closed loop: ctrl.act(obs) -> the next (frameskip, A) block
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 from jepaworld.config import Config, PlanConfig
 from jepaworld.data import Normalizer
 from jepaworld.model import WorldModel
+from jepaworld.plan.controller import Controller
+from jepaworld.plan.mpc import LatentMPC
 from jepaworld.train.checkpoint import load_checkpoint
 from jepaworld.train.distributed import resolve_device
 
@@ -32,9 +35,6 @@ class LoadedWorldModel(WorldModel):
         obs, goal_obs: uint8 (H, W, 3) or (B, H, W, 3) at the checkpoint's resolution.
         Returns raw actions (horizon*frameskip, A), or (B, horizon*frameskip, A) for a batch.
         """
-        from jepaworld.envs import get_spec
-        from jepaworld.plan.mpc import LatentMPC
-
         obs, goal_obs = np.asarray(obs), np.asarray(goal_obs)
         single = obs.ndim == 3
         if single:
@@ -42,12 +42,31 @@ class LoadedWorldModel(WorldModel):
         self.check_frames(obs, "obs")
         self.check_frames(goal_obs, "goal_obs")
         spec = get_spec(self.meta["env"])
-        mpc = LatentMPC(self, self.normalizer, plan or self.config.plan, frameskip=self.meta["frameskip"],
-                        history=self.meta["history"], action_low=spec.action_low, action_high=spec.action_high,
-                        seed=seed)  # fmt: skip
+        mpc = self._mpc(plan, seed)
         mpc.reset(obs, goal_obs)
         actions = mpc.plan()
         return actions[0] if single else actions
+
+    def controller(self, goal_obs: np.ndarray, plan: PlanConfig | None = None, seed: int = 0) -> Controller:
+        """Closed-loop latent MPC toward ``goal_obs`` (uint8 (H, W, 3) or (B, H, W, 3)).
+
+        ``controller(goal).act(obs)`` returns the next block of raw actions, re-planning every
+        ``plan.receding`` blocks with warm starts, exactly as ``jepaworld eval`` does.
+        """
+        goal_obs = np.asarray(goal_obs)
+        single = goal_obs.ndim == 3
+        if single:
+            goal_obs = goal_obs[None]
+        self.check_frames(goal_obs, "goal_obs")
+        return Controller(self._mpc(plan, seed), goal_obs, single)
+
+    def _mpc(self, plan: PlanConfig | None, seed: int) -> LatentMPC:
+        from jepaworld.envs import get_spec
+
+        spec = get_spec(self.meta["env"])
+        return LatentMPC(self, self.normalizer, plan or self.config.plan, frameskip=self.meta["frameskip"],
+                         history=self.meta["history"], action_low=spec.action_low, action_high=spec.action_high,
+                         seed=seed)  # fmt: skip
 
     def check_frames(self, frames: np.ndarray, name: str) -> None:
         res = int(self.meta["resolution"])

@@ -72,3 +72,37 @@ def test_plan_api_returns_bounded_actions_and_checks_inputs(tiny_run):
     assert actions.shape == (25, 2) and np.all(np.abs(actions) <= 1.0)
     with pytest.raises(ValueError, match=r"\(16, 16, 3\)"):
         wm.plan(obs, np.zeros((32, 32, 3), np.uint8), plan=plan)
+
+
+@pytest.mark.parametrize("receding", [1, 2])
+def test_controller_drives_exactly_like_the_evaluation_loop(tiny_run, receding):
+    """wm.controller(goal).act(obs), block by block, ends where run_mpc ends on the same episode."""
+    from jepaworld.envs import get_spec
+    from jepaworld.eval.protocol import GoalEpisode
+    from jepaworld.eval.runner import run_mpc
+
+    wm = jepaworld.load(tiny_run, device="cpu")
+    plan = PlanConfig(samples=16, elites=4, iterations=2, horizon=3, receding=receding, cost="min")
+    start, goal = np.array([60.0, 150.0], np.float32), np.array([80.0, 120.0], np.float32)
+    spec, blocks, fs = get_spec("tworoom"), 4, wm.meta["frameskip"]
+    [reference] = run_mpc(spec, [GoalEpisode(0, 0, 0, start, goal)], blocks * fs, 16, wm._mpc(plan, seed=3))
+
+    env = make("tworoom", resolution=16)
+    obs, _ = env.reset(seed=0, options={"state": start, "goal": goal})
+    ctrl = wm.controller(env.render_state(goal), plan=plan, seed=3)
+    steps = 0
+    for _ in range(blocks):
+        block = ctrl.act(obs)
+        assert block.shape == (fs, 2) and np.all(np.abs(block) <= 1.0)
+        for action in block:
+            obs, *_ = env.step(action)
+            steps += 1
+            if spec.success(env.get_state(), goal):
+                break
+        if spec.success(env.get_state(), goal):
+            break
+    assert steps == reference.steps
+    assert np.linalg.norm(env.get_state() - goal) == pytest.approx(reference.final_distance, abs=1e-4)
+    assert ctrl.plans == -(-steps // (fs * receding))  # one plan every `receding` blocks
+    with pytest.raises(ValueError, match="must match the goal"):
+        ctrl.act(np.zeros((8, 8, 3), np.uint8))

@@ -23,7 +23,7 @@ def quadratic(target: torch.Tensor):
 
 
 def config(name: str, **overrides) -> PlanConfig:
-    cfg = PlanConfig(samples=200, elites=20, iterations=20, temperature=5.0, gd_steps=60, gd_restarts=4)
+    cfg = PlanConfig(samples=200, elites=20, iterations=20, temperature=0.5, gd_steps=60, gd_restarts=4)
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg
@@ -136,3 +136,15 @@ def test_bad_init_shape_is_reported():
 def test_unknown_planner_is_rejected():
     with pytest.raises(ValueError, match="unknown planner"):
         make_planner("rrt")
+
+
+def test_mppi_temperature_is_relative_to_the_cost_spread():
+    """Scaling every cost by 1000 leaves MPPI's weights unchanged; +inf costs get weight 0."""
+    from jepaworld.plan.mppi import path_weights
+
+    cost = torch.tensor([[3.0, 5.0, 4.0, float("inf")], [1.0, 1.0, 1.0, 1.0]])
+    w = path_weights(cost, 0.5)
+    torch.testing.assert_close(w, path_weights(cost * 1000, 0.5))
+    torch.testing.assert_close(w.sum(dim=1), torch.ones(2))
+    assert w[0, 3] == 0 and w[0, 0] > w[0, 2] > w[0, 1]
+    torch.testing.assert_close(w[1], torch.full((4,), 0.25))  # equal costs: uniform

@@ -100,7 +100,7 @@ class PlanConfig:
     cost: str = "terminal"  # "terminal" (published) or "min" (best state along the horizon)
     warm_start: bool = True
     # MPPI
-    temperature: float = 0.5
+    temperature: float = 0.5  # relative: in units of the std of each environment's candidate costs
     # gradient planner
     gd_steps: int = 50
     gd_lr: float = 0.1

@@ -1,7 +1,9 @@
 """Model-predictive path integral control (MPPI) over normalised action blocks.
 
 Like CEM, but every candidate contributes to the new mean with weight
-softmax(-(c - min c) / temperature) instead of a hard elite cut.
+softmax(-(c - min c) / (temperature * spread)) instead of a hard elite cut, where spread is the
+standard deviation of that environment's candidate costs: the temperature is relative, so one
+value works whatever the scale of the latent cost (tens for one model, thousands for another).
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ def mppi(
     """Plan B environments at once with MPPI; ``cfg.iterations`` calls of ``cost_fn``.
 
     Arguments as for ``cem``. Each iteration: candidates = [mean, clip(mean + std * noise) x
-    (S - 1)]; weights w = softmax(-(c - min c) / cfg.temperature) over the S candidates; new
-    mean = sum w * candidate; with ``update_std`` the std becomes the weighted std per element,
-    floored at ``min_std`` (a near-greedy temperature would otherwise collapse it in one step),
-    else it stays ``cfg.init_std``. The temperature is in cost units: scale it with the cost.
+    (S - 1)]; weights w = softmax(-(c - min c) / (cfg.temperature * std of c)) over the S
+    candidates; new mean = sum w * candidate; with ``update_std`` the std becomes the weighted
+    std per element, floored at ``min_std`` (a near-greedy temperature would otherwise collapse
+    it in one step), else it stays ``cfg.init_std``.
     Returns the cheapest candidate evaluated and the final mean.
     """
     S = cfg.samples
@@ -60,7 +62,16 @@ def mppi(
 
 
 def path_weights(cost: Tensor, temperature: float) -> Tensor:
-    """Softmax weights (B, S) of exp(-(c - min c) / temperature); +inf costs get weight 0."""
-    weights = torch.exp(-(cost - cost.amin(dim=1, keepdim=True)) / temperature)  # the best gets 1
+    """Softmax weights (B, S) of exp(-(c - min c) / (temperature * spread)); +inf costs get weight 0.
+
+    spread: (B, 1) standard deviation of each row's finite costs (1 where it is 0 or undefined).
+    """
+    finite = torch.isfinite(cost)
+    n = finite.sum(dim=1, keepdim=True).clamp_min(1)
+    c = torch.where(finite, cost, torch.zeros_like(cost))
+    mean = c.sum(dim=1, keepdim=True) / n
+    spread = (torch.where(finite, c - mean, torch.zeros_like(c)).square().sum(dim=1, keepdim=True) / n).sqrt()
+    spread = torch.where(spread > 0, spread, torch.ones_like(spread))
+    weights = torch.exp(-(cost - cost.amin(dim=1, keepdim=True)) / (temperature * spread))  # the best gets 1
     weights = torch.nan_to_num(weights, nan=1.0)  # all costs +inf: uniform
     return weights / weights.sum(dim=1, keepdim=True)
