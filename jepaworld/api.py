@@ -41,7 +41,6 @@ class LoadedWorldModel(WorldModel):
             obs, goal_obs = obs[None], goal_obs[None]
         self.check_frames(obs, "obs")
         self.check_frames(goal_obs, "goal_obs")
-        spec = get_spec(self.meta["env"])
         mpc = self._mpc(plan, seed)
         mpc.reset(obs, goal_obs)
         actions = mpc.plan()
