@@ -10,7 +10,7 @@ Rows:
     token per step (ours); "straightforward" recomputes the whole sequence every step.
   - cpu preset (the model `make demo` trains).
 "demo planner" is the planner configured in configs/cpu.yaml (what `make demo` plans with).
-GFLOP/s is the achieved rate of the predictor work (matmuls and attention counted by
+Plans shorter than ~5 s report the best of up to 3 runs. GFLOP/s is the achieved rate of the predictor work (matmuls and attention counted by
 torch.utils.flop_counter on one cost call, times the iterations).
 """
 
@@ -50,9 +50,12 @@ def plan_once(wm: WorldModel, history: int, plan: PlanConfig, envs: int, referen
         with FlopCounterMode(display=False) as fc:
             cost_fn(torch.zeros(envs, plan.samples, H, FS * A))
         flops = fc.get_total_flops() * plan.iterations
-        t0 = time.perf_counter()
-        cem(cost_fn, envs, H, FS, A, plan, generator=g)
-        return time.perf_counter() - t0, flops
+        times: list[float] = []
+        while not times or (len(times) < 3 and sum(times) < 10.0):  # plans under ~5 s: best of up to 3
+            t0 = time.perf_counter()
+            cem(cost_fn, envs, H, FS, A, plan, generator=g)
+            times.append(time.perf_counter() - t0)
+        return min(times), flops
 
 
 def row(
