@@ -10,7 +10,8 @@ Rows:
     token per step (ours); "straightforward" recomputes the whole sequence every step.
   - cpu preset (the model `make demo` trains).
 "demo planner" is the planner configured in configs/cpu.yaml (what `make demo` plans with).
-Plans shorter than ~5 s report the best of up to 3 runs. GFLOP/s is the achieved rate of the predictor work (matmuls and attention counted by
+Plans shorter than ~5 s report the best of up to 3 runs.
+GFLOP/s is the achieved rate of the predictor work (matmuls and attention counted by
 torch.utils.flop_counter on one cost call, times the iterations).
 """
 
