@@ -20,12 +20,17 @@ def plot_eval(report: dict[str, Any], out_png: str | Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 2]})
     colors = ["tab:blue"] + ["tab:gray"] * (len(names) - 1)
     axes[0].bar(range(len(names)), rates, yerr=[lo, hi], capsize=6, color=colors)
-    for i, r in enumerate(rates):
-        axes[0].text(i, r + 2, f"{r:.0f}%", ha="center")
+    for i, (r, up) in enumerate(zip(rates, hi, strict=True)):
+        axes[0].text(i, r + up + 1.5, f"{r:.0f}%", ha="center", va="bottom")  # above the interval
     axes[0].set_xticks(range(len(names)), names, rotation=10)
-    axes[0].set_ylim(0, 110)
+    axes[0].set_ylim(0, 112)
     axes[0].set_ylabel("success rate (%)")
-    axes[0].set_title(report["protocol"]["description"], fontsize=8)
+    q = report["plan"]
+    planner = (
+        f"{q['planner']} {q['samples']}x{q['iterations']}, {q['noise']} noise, {q['cost']} cost,"
+        f" re-plan every {q['receding']} of {q['horizon']} blocks"
+    )
+    axes[0].set_title(f"{report['protocol']['description']}\nplanner: {planner}", fontsize=8)
     budget = report["protocol"]["budget"]
     for i, name in enumerate(names):
         eps = report["episodes"][name]
