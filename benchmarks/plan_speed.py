@@ -89,6 +89,10 @@ def main() -> None:
     row("published dims, learned pos (published rollout)", paper_learned, h, published)
     row("published dims, RoPE + KV cache", paper_rope, h, published)
     row("published dims, RoPE + KV cache, demo planner", paper_rope, h, demo, reference_too=False)
+    if not args.quick:  # cheaper closed-loop budgets (success vs budget: benchmarks/plan_budget.py)
+        for samples, iters in ((30, 1), (100, 1)):
+            cheap = replace(demo, samples=samples, iterations=iters, elites=max(3, samples // 10))
+            row("published dims, RoPE + KV cache, demo planner", paper_rope, h, cheap, reference_too=False)
     row("cpu preset", cpu, hc, published)
     one = row("cpu preset, demo planner", cpu, hc, demo, reference_too=False)
     eight = row("cpu preset, demo planner", cpu, hc, demo, envs=8, reference_too=False)
