@@ -19,14 +19,12 @@ console = Console()
 
 
 def summary_table(report: dict[str, Any]) -> Table:
-    p, q = report["protocol"], report["plan"]
-    planner = (
-        f"planner: {q['planner']} {q['samples']} samples x {q['iterations']} iterations ({q['elites']} elites),"
-        f" horizon {q['horizon']} blocks, re-plan every {q['receding']} block(s), {q['noise']} noise,"
-        f" {q['cost']} cost"
-    )
+    from jepaworld.plan.presets import describe_plan
+
+    p = report["protocol"]
     t = Table(
-        title=f"{p['env']}: {p['description']} ({p['episodes']} episodes, seed {p['seed']})", caption=planner
+        title=f"{p['env']}: {p['description']} ({p['episodes']} episodes, seed {p['seed']})",
+        caption=f"planner: {describe_plan(report['plan'])}",
     )
     for col in ("method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"):
         t.add_column(col, justify="right" if col != "method" else "left")

@@ -13,6 +13,7 @@ import numpy as np
 
 from jepaworld.envs import EnvSpec, make
 from jepaworld.eval.protocol import GoalEpisode
+from jepaworld.plan.controller import Controller
 from jepaworld.plan.mpc import LatentMPC
 
 
@@ -110,22 +111,11 @@ def run_mpc(
 ) -> list[EpisodeResult]:
     """Latent MPC: plan ``horizon`` blocks, execute ``receding`` of them, observe, re-plan."""
     batch = _Batch(spec, episodes, resolution, record)
-    fs, receding = mpc.frameskip, mpc.cfg.receding
-    mpc.reset(batch.obs, batch.goal_frames)
+    controller = Controller(mpc, batch.goal_frames, single=False)
     used = 0
-    executed_since_plan = 0
     while used < budget and not batch.done.all():
-        raw = mpc.plan(executed_since_plan)  # (B, H*fs, A)
-        executed_since_plan = 0
-        for block in range(min(receding, mpc.cfg.horizon)):
-            chunk = raw[:, block * fs : (block + 1) * fs]
-            for k in range(fs):
-                if used >= budget:
-                    break
-                batch.step(chunk[:, k])
-                used += 1
-            executed_since_plan += 1
-            if used >= budget or batch.done.all():
-                break
-            mpc.observe(batch.obs, chunk)
+        block = controller.act(batch.obs)  # (B, fs, A)
+        for k in range(min(mpc.frameskip, budget - used)):
+            batch.step(block[:, k])
+            used += 1
     return batch.results()

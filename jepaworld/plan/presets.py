@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from jepaworld.config import PlanConfig
 
@@ -35,6 +36,15 @@ PRESETS: dict[str, dict[str, object]] = {
         cost="min",
     ),  # fmt: skip
 }
+
+
+def describe_plan(plan: dict[str, Any]) -> str:
+    """One line of planner settings (a ``PlanConfig`` as a dict, e.g. ``results.json["plan"]``)."""
+    return (
+        f"{plan['planner']} {plan['samples']} samples x {plan['iterations']} iterations"
+        f" ({plan['elites']} elites), {plan['noise']} noise, {plan['cost']} cost,"
+        f" re-plan every {plan['receding']} of {plan['horizon']} blocks"
+    )
 
 
 def apply_preset(cfg: PlanConfig, name: str | None) -> PlanConfig:
