@@ -61,7 +61,3 @@ class Controller:
         self._last = self._plan[:, self._used * fs : (self._used + 1) * fs]
         self._used += 1
         return self._last[0] if self.single else self._last
-
-    def reset(self) -> None:
-        """Forget the episode (same goal): the next ``act`` starts from its frame with a fresh plan."""
-        self._plan, self._used, self._last = None, 0, None
