@@ -21,38 +21,95 @@ def run(env, action, steps):
     return info["state"]
 
 
-def test_wall_blocks_outside_the_door():
+def test_constants_match_the_reference_rule():
+    assert (tr.LO, tr.HI) == (21.0, 203.0)
+    assert (tr.BAND_LO, tr.BAND_HI) == (100.0, 124.0)
+    assert (tr.DOOR_BAND_LO, tr.DOOR_BAND_HI) == (33.25, 64.75)
+    assert (tr.STOP_LEFT, tr.STOP_RIGHT) == (99.5, 124.5)
+
+
+def test_wall_blocks_outside_the_door_band():
     env = TwoRoomEnv(resolution=32)
     env.reset(seed=0, options={"state": [60.0, 150.0]})
     s = run(env, [1.0, 0.0], 40)
-    assert s[0] == pytest.approx(tr.BAND_LO) and s[1] == pytest.approx(150.0)
-    # diagonal motion slides along the wall instead of sticking
+    assert s[0] == pytest.approx(tr.STOP_LEFT) and s[1] == pytest.approx(150.0)
+    # diagonal motion keeps its y component: the agent slides along the wall
     s = run(env, [1.0, -1.0], 5)
-    assert s[0] == pytest.approx(tr.BAND_LO) and s[1] < 150.0
+    assert s[0] == pytest.approx(tr.STOP_LEFT) and s[1] == pytest.approx(125.0)
+    env.reset(seed=0, options={"state": [170.0, 150.0]})
+    s = run(env, [-1.0, 0.0], 40)
+    assert s[0] == pytest.approx(tr.STOP_RIGHT) and s[1] == pytest.approx(150.0)
+    # just outside the band (below its lower edge) is still wall
+    env.reset(seed=0, options={"state": [60.0, 33.0]})
+    s = run(env, [1.0, 0.0], 40)
+    assert s[0] == pytest.approx(tr.STOP_LEFT) and s[1] == pytest.approx(33.0)
 
 
-def test_no_crossing_anywhere_except_door():
+@pytest.mark.parametrize("y", [tr.DOOR_Y, 34.0, 64.0, tr.DOOR_BAND_LO, tr.DOOR_BAND_HI])
+def test_door_band_lets_the_agent_through(y):
+    # y = 34 or 64 was blocked by the old whole-disk-in-the-door rule (y in [42, 56])
     env = TwoRoomEnv(resolution=32)
-    rng = np.random.default_rng(0)
-    env.reset(seed=0)
-    for _ in range(3000):
-        _, _, _, _, info = env.step(rng.uniform(-1, 1, 2))
-        x, y = info["state"]
-        assert tr.is_free(float(x), float(y))
-
-
-def test_door_lets_the_agent_through():
-    env = TwoRoomEnv(resolution=32)
-    env.reset(options={"state": [60.0, tr.DOOR_Y]})
+    env.reset(options={"state": [60.0, y]})
     s = run(env, [1.0, 0.0], 30)
-    assert s[0] > tr.BAND_HI and s[1] == pytest.approx(tr.DOOR_Y)
+    assert s[0] > tr.BAND_HI and s[1] == pytest.approx(y)
+    s = run(env, [-1.0, 0.0], 30)
+    assert s[0] < tr.BAND_LO and s[1] == pytest.approx(y)
 
 
-def test_border_keeps_radius():
+def test_only_the_destination_is_checked():
+    # from the wall's face outside the band, a diagonal step whose destination is in the band is free,
+    # though the path cuts the corner of the wall
+    assert tr.move(99.5, 30.0, 5.0, 5.0) == (104.5, 35.0)
+    assert tr.move(124.5, 68.0, -5.0, -5.0) == (119.5, 63.0)
+    # a step whose destination leaves the band while inside the wall is pushed out on the side the
+    # agent started from (x < 112: left), however far that is
+    assert tr.move(104.5, 35.0, 0.0, -5.0) == (tr.STOP_LEFT, 30.0)
+    assert tr.move(111.0, 62.0, 0.0, 5.0) == (tr.STOP_LEFT, 67.0)
+    assert tr.move(112.0, 62.0, 0.0, 5.0) == (tr.STOP_RIGHT, 67.0)
+    assert tr.move(119.5, 63.0, 0.0, 5.0) == (tr.STOP_RIGHT, 68.0)
+    # no sub-stepping: the destination is where the agent ends, whatever lies between
+    assert tr.move(98.0, 49.0, 5.0, 0.0) == (103.0, 49.0)
+
+
+def test_border_clamps_the_centre():
     env = TwoRoomEnv(resolution=32)
     env.reset(options={"state": [30.0, 30.0]})
     s = run(env, [-1.0, -1.0], 20)
     np.testing.assert_allclose(s, [tr.LO, tr.LO])
+    env.reset(options={"state": [180.0, 180.0]})
+    s = run(env, [1.0, 1.0], 20)
+    np.testing.assert_allclose(s, [tr.HI, tr.HI])
+    # clamped first, then checked against the wall: up against the top border inside the door
+    assert tr.move(110.0, 23.0, 0.0, -5.0) == (tr.STOP_LEFT, tr.LO)
+
+
+def test_random_walks_never_end_inside_the_wall_outside_the_band():
+    env = TwoRoomEnv(resolution=16)
+    rng = np.random.default_rng(0)
+    in_band = sides = 0
+    for start in ([100.0, 49.0], [124.0, 40.0], [60.0, 150.0], [112.0, 34.0]):
+        env.reset(seed=0, options={"state": start})
+        xs = []
+        for _ in range(1500):
+            _, _, _, _, info = env.step(rng.uniform(-1, 1, 2))
+            x, y = (float(v) for v in info["state"])
+            assert tr.is_free(x, y)
+            if tr.BAND_LO < x < tr.BAND_HI:
+                assert tr.DOOR_BAND_LO <= y <= tr.DOOR_BAND_HI
+                in_band += 1
+            xs.append(x)
+        sides += min(xs) < tr.BAND_LO and max(xs) > tr.BAND_HI
+    assert in_band > 50 and sides >= 1  # the walks did go through the doorway
+
+
+def test_every_step_from_a_valid_state_stays_valid():
+    rng = np.random.default_rng(1)
+    for _ in range(20000):
+        x, y = rng.uniform(tr.LO, tr.HI, 2)
+        if not tr.is_free(x, y):
+            continue
+        nx, ny = tr.move(x, y, *rng.uniform(-tr.SPEED, tr.SPEED, 2))
+        assert tr.is_free(nx, ny), (x, y, nx, ny)
 
 
 def test_state_round_trip_and_invalid_state():
@@ -62,6 +119,11 @@ def test_state_round_trip_and_invalid_state():
     np.testing.assert_array_equal(env.get_state(), np.float32([150.0, 100.0]))
     with pytest.raises(ValueError, match="overlaps a wall"):
         env.set_state([112.0, 150.0])
+    env.set_state([112.0, 34.0])  # in the doorway, inside the band
+    with pytest.raises(ValueError, match="door band"):
+        env.set_state([112.0, 33.0])
+    with pytest.raises(ValueError, match="overlaps a wall"):
+        env.set_state([10.0, 100.0])
 
 
 @pytest.mark.parametrize("res", [32, 64])

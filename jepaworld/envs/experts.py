@@ -16,9 +16,11 @@ from jepaworld.envs import tworoom as tr
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-# Waypoints on either side of the door, on its centre line.
-_DOOR_LEFT = np.array([tr.BAND_LO - 6.0, tr.DOOR_Y], np.float32)
-_DOOR_RIGHT = np.array([tr.BAND_HI + 6.0, tr.DOOR_Y], np.float32)
+# Waypoints one step outside the wall band on either side of the door, on its centre line: the
+# straight crossing between them keeps y within noise of DOOR_Y, well inside the door band
+# (DOOR_Y +- 15.75), so the wall never pushes the agent back.
+_DOOR_LEFT = np.array([tr.STOP_LEFT - tr.SPEED, tr.DOOR_Y], np.float32)
+_DOOR_RIGHT = np.array([tr.STOP_RIGHT + tr.SPEED, tr.DOOR_Y], np.float32)
 _WAYPOINT_PX = 3.0
 
 

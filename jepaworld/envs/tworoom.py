@@ -4,6 +4,22 @@ Geometry on a 224-px canvas (SPEC, "Environment facts"): border 14, a vertical w
 centred at x = 112 with one door centred at y = 49 (half-size 14), agent radius 7, speed 5 px per
 step. Frames render at any square resolution by scaling that geometry; the agent is a red
 Gaussian blob. State = agent centre ``(x, y)`` in canvas pixels, float32.
+
+Dynamics: the collision rule of the reference environment (stable-worldmodel's Two-Room, the one
+the published numbers use). Each step the destination is ``centre + action * 5``:
+
+1. clamp the destination to the border: x and y in [14 + 7, 224 - 14 - 7] = [21, 203];
+2. judge the side by where the agent *started* the step (x < 112: left). Coming from the left, a
+   destination x beyond 112 - 5 - 7 = 100 (the centre within a radius of the wall's face), with
+   the destination y *outside* the door band [49 - 14 - 1.75, 49 + 14 + 1.75] = [33.25, 64.75], is
+   set back to x = 99.5; coming from the right, x below 112 + 5 + 7 = 124 is set to 124.5. Inside
+   the band the move is free.
+
+Only the destination is checked, never the path: a step may cut a corner of the wall. The door
+band lets the centre go 1.75 px past the door's edges, so the disk may overlap a door jamb by up to
+its radius + 1.75 px (the whole disk never has to fit in the door). The states the dynamics can
+produce, and so the valid ones (:func:`is_free`): centre inside the border, and x strictly between
+100 and 124 only with y in the door band.
 """
 
 from __future__ import annotations
@@ -28,9 +44,13 @@ SUCCESS_PX = 16.0
 LO = BORDER + RADIUS  # 21
 HI = CANVAS - BORDER - RADIUS  # 203
 BAND_LO = WALL_X - WALL_HALF - RADIUS  # 100: centre x strictly between BAND_LO and BAND_HI
-BAND_HI = WALL_X + WALL_HALF + RADIUS  # 124   is only allowed with y inside the door
-DOOR_LO = DOOR_Y - DOOR_HALF + RADIUS  # 42
-DOOR_HI = DOOR_Y + DOOR_HALF - RADIUS  # 56
+BAND_HI = WALL_X + WALL_HALF + RADIUS  # 124   is only reachable with y inside the door band
+DOOR_MARGIN = 1.75  # the reference's slack around the door (0.5 px at its 64-px scale)
+DOOR_BAND_LO = DOOR_Y - DOOR_HALF - DOOR_MARGIN  # 33.25: a destination y in the band passes freely
+DOOR_BAND_HI = DOOR_Y + DOOR_HALF + DOOR_MARGIN  # 64.75
+PUSHBACK = 0.5  # a blocked move stops this far outside the wall band
+STOP_LEFT = BAND_LO - PUSHBACK  # 99.5: where a blocked move from the left ends
+STOP_RIGHT = BAND_HI + PUSHBACK  # 124.5: where a blocked move from the right ends
 
 FLOOR = (235, 235, 235)
 WALL = (60, 60, 60)
@@ -52,32 +72,39 @@ def is_success(state: np.ndarray, goal: np.ndarray) -> bool:
     return bool(np.hypot(state[0] - goal[0], state[1] - goal[1]) <= SUCCESS_PX)
 
 
+def in_door_band(y: float) -> bool:
+    """Whether a centre at height ``y`` may be inside the wall band (door band, edges included)."""
+    return DOOR_BAND_LO <= y <= DOOR_BAND_HI
+
+
 def is_free(x: float, y: float) -> bool:
-    """Whether an agent centred at ``(x, y)`` overlaps no wall (axis-aligned, radius margin)."""
+    """Whether ``(x, y)`` is a state the dynamics can produce: inside the border, and inside the
+    wall band (``BAND_LO < x < BAND_HI``) only with ``y`` in the door band."""
     inside = LO <= x <= HI and LO <= y <= HI
-    return inside and (x <= BAND_LO or x >= BAND_HI or DOOR_LO <= y <= DOOR_HI)
+    return inside and (x <= BAND_LO or x >= BAND_HI or in_door_band(y))
 
 
 def sample_free(rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random valid agent position ``(2,)`` float32 (either room, not in the door)."""
+    """A uniformly random agent position ``(2,)`` float32 inside one of the rooms (never in the
+    wall band, so never in the doorway)."""
     x = rng.uniform(LO, BAND_LO + (HI - BAND_HI))
     x = x if x <= BAND_LO else x + (BAND_HI - BAND_LO)
     return np.array([x, rng.uniform(LO, HI)], np.float32)
 
 
 def move(x: float, y: float, dx: float, dy: float) -> tuple[float, float]:
-    """Move by ``(dx, dy)`` in sub-steps of at most 1 px, sliding along walls (x then y)."""
-    n = max(1, math.ceil(max(abs(dx), abs(dy))))
-    sx, sy = dx / n, dy / n
-    for _ in range(n):
-        nx = min(max(x + sx, LO), HI)
-        if BAND_LO < nx < BAND_HI and not DOOR_LO <= y <= DOOR_HI:
-            nx = BAND_LO if x <= BAND_LO else BAND_HI
-        ny = min(max(y + sy, LO), HI)
-        if BAND_LO < nx < BAND_HI:
-            ny = min(max(ny, DOOR_LO), DOOR_HI)
-        x, y = nx, ny
-    return x, y
+    """One step of the reference dynamics from ``(x, y)`` by ``(dx, dy)`` (see the module docstring):
+    clamp the destination to the border, then push it out of the wall band unless its y is in the
+    door band. Only the destination is checked, not the path."""
+    nx = min(max(x + dx, LO), HI)
+    ny = min(max(y + dy, LO), HI)
+    if not in_door_band(ny):
+        if x < WALL_X:
+            if nx > BAND_LO:
+                nx = STOP_LEFT
+        elif nx < BAND_HI:
+            nx = STOP_RIGHT
+    return nx, ny
 
 
 class TwoRoomEnv(gym.Env):
@@ -174,7 +201,8 @@ class TwoRoomEnv(gym.Env):
         if not is_free(float(s[0]), float(s[1])):
             raise ValueError(
                 f"Two-Room state {s.tolist()} overlaps a wall; valid x in [{LO}, {BAND_LO}] or "
-                f"[{BAND_HI}, {HI}] (x in between only for y in [{DOOR_LO}, {DOOR_HI}]), y in [{LO}, {HI}]"
+                f"[{BAND_HI}, {HI}] (x in between only for y in the door band "
+                f"[{DOOR_BAND_LO}, {DOOR_BAND_HI}]), y in [{LO}, {HI}]"
             )
         return s
 
