@@ -63,7 +63,7 @@ def test_from_disk_matches_memory(tmp_path):
     write_episodes(path, {k: data[k] for k in ("pixels", "action", "state")}, data["ep_len"], {"env": "x"})
     f = EpisodeFile(path)
     f.validate()
-    norm = Normalizer.fit(data["action"], data["state"], data["ep_len"], data["ep_offset"], [0, 2])
+    norm = Normalizer.fit(data["action"], data["ep_len"], data["ep_offset"], [0, 2])
     mem = WindowSampler(f, [0, 2], 2, 1, 4, norm, in_memory=True)
     disk = WindowSampler(path, [0, 2], 2, 1, 4, norm, in_memory=False)
     a = mem.sample(32, torch.Generator().manual_seed(1))
@@ -75,7 +75,7 @@ def test_from_disk_matches_memory(tmp_path):
 def test_normalizer():
     data = step_indexed()
     train, val = split_episodes(3, 0.34, seed=0)
-    norm = Normalizer.fit(data["action"], data["state"], data["ep_len"], data["ep_offset"], train)
+    norm = Normalizer.fit(data["action"], data["ep_len"], data["ep_offset"], train)
     rows = np.concatenate(
         [
             np.arange(o, o + n - 1)
@@ -93,11 +93,14 @@ def test_normalizer():
     t = torch.as_tensor(block)
     torch.testing.assert_close(norm.normalize_action(t), torch.as_tensor(norm.normalize_action(block)))
     again = Normalizer.from_dict(__import__("json").loads(__import__("json").dumps(norm.to_dict())))
-    np.testing.assert_array_equal(again.state_std, norm.state_std)
+    np.testing.assert_array_equal(again.action_std, norm.action_std)
+    # older checkpoints also stored state statistics: ignored
+    old = Normalizer.from_dict({**norm.to_dict(), "state_mean": [0.0, 0.0], "state_std": [1.0, 1.0]})
+    np.testing.assert_array_equal(old.action_mean, norm.action_mean)
     with pytest.raises(ValueError, match="multiple"):
         norm.normalize_action(np.zeros(3))
     # constant dims do not divide by zero
-    const = Normalizer.fit(np.ones((4, 2), np.float32), np.ones((4, 2), np.float32), [4], [0], [0])
+    const = Normalizer.fit(np.ones((4, 2), np.float32), [4], [0], [0])
     assert np.all(np.isfinite(const.normalize_action(np.ones((1, 2), np.float32))))
 
 

@@ -27,7 +27,10 @@ def _stats_table(title: str, values: np.ndarray) -> Table:
 
 @app.command()
 def info(path: Path = typer.Argument(..., help="Episode file (.h5).")) -> None:
-    """Episodes, frames, shapes, length and action/state statistics, attributes; validates the file."""
+    """Episodes, frames, shapes, length and action/state statistics, attributes; validates the file.
+
+    Files from stable-worldmodel's own writer (no ``state`` column, maybe no ``env`` attribute) are
+    summarised too, with a line saying what they cannot be used for."""
     with user_errors():
         from jepaworld.data import EpisodeFile
 
@@ -48,14 +51,32 @@ def info(path: Path = typer.Argument(..., help="Episode file (.h5).")) -> None:
                     ds = f.file[name]
                     shapes.add_row(name, str(ds.shape), str(ds.dtype), str(ds.chunks), str(ds.compression))
             console.print(shapes)
-            action, state = f.action[...], f.state[...]
+            action = f.action[...]
             real = np.ones(len(action), bool)
             real[f.ep_offset + lens - 1] = False  # zero-padded last rows
             console.print(_stats_table("action (excluding padded last rows)", action[real]))
-            console.print(_stats_table("state", state))
+            for name in ("state", "proprio"):
+                ds = f.file.get(name)
+                if ds is not None and ds.ndim == 2:
+                    console.print(_stats_table(name, ds[...]))
             attrs = Table(title="attributes", title_justify="left")
             attrs.add_column("key")
             attrs.add_column("value", overflow="fold")
             for key, value in sorted(f.attrs.items()):
                 attrs.add_row(key, str(value))
             console.print(attrs)
+            for line in _missing(f):
+                console.print(f"[yellow]missing:[/] {line}", highlight=False)
+
+
+def _missing(f) -> list[str]:
+    """What this file lacks for some uses (a stable-worldmodel file: no states, maybe no env)."""
+    out = []
+    if not f.has_state:
+        out.append(
+            "no `state` column (a stable-worldmodel file?): training works, but no evaluation or probes "
+            "from this file; for those, re-collect with `jepaworld collect`"
+        )
+    if "env" not in f.attrs:
+        out.append("no `env` attribute: name the env yourself (data.env); it cannot be checked against the file")
+    return out

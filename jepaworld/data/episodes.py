@@ -6,16 +6,22 @@ Layout (that of stable-worldmodel): one file, ``N`` rows in total, episodes stor
 |-------------|---------|----------------|--------------------------------------------------|
 | pixels      | uint8   | (N, H, W, 3)   | observation ``o_i``                              |
 | action      | float32 | (N, A)         | action taken at ``o_i`` (zeros on the last row) |
-| state       | float32 | (N, S)         | low-dimensional state at ``o_i``                 |
-| proprio     | float32 | (N, P)         | optional                                         |
+| state       | float32 | (N, S)         | low-dimensional state at ``o_i`` (optional)      |
+| proprio     | float32 | (N, P)         | optional, unused (shown by ``data info``)        |
 | ep_len      | int64   | (E,)           | rows per episode                                 |
 | ep_offset   | int64   | (E,)           | first row of each episode                        |
 
 File attributes: env, resolution, policy, seed, noise, max_steps, version, created, config (JSON).
+
+Training needs only pixels, actions and the episode index. ``jepaworld collect`` also writes
+``state``, which evaluation and probes need; files from stable-worldmodel's own writer have no
+``state`` column (and maybe no ``env`` attribute): they open and train, and what needs states says
+so (:meth:`EpisodeFile.require_state`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -23,7 +29,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-COLUMNS = ("pixels", "action", "state", "proprio")
+from jepaworld.errors import JepaworldError
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("pixels", "action", "ep_len", "ep_offset")  # state and proprio are optional
 # Measured on Two-Room 64 px (20k frames, 248 MB raw): gzip level 1 gives 9 MB (lzf: 20 MB) and
 # reads faster than lzf (250 vs 165 MB/s). One frame per chunk lets random windows be read frame by
 # frame (~65 us each; 4 frames per chunk: ~105 us) and lets shards be merged without recompressing.
@@ -31,7 +41,7 @@ PIXEL_CHUNK = 1  # frames per HDF5 chunk
 COMPRESSION, COMPRESSION_LEVEL = "gzip", 1
 
 
-class DataError(ValueError):
+class DataError(JepaworldError):
     """A data file that is missing, unreadable, inconsistent or of the wrong kind."""
 
 
@@ -98,7 +108,7 @@ class EpisodeFile:
                     f"{self.path}: not a readable HDF5 file ({e}); it may be truncated or of another format; "
                     "collect it again with `jepaworld collect --overwrite`"
                 ) from None
-            missing = [k for k in ("pixels", "action", "state", "ep_len", "ep_offset") if k not in self._file]
+            missing = [k for k in REQUIRED if k not in self._file]
             if missing:
                 self.close()
                 raise DataError(
@@ -120,12 +130,23 @@ class EpisodeFile:
         return self.file["action"]
 
     @property
-    def state(self) -> h5py.Dataset:
+    def has_state(self) -> bool:
+        """Whether the file has the low-dimensional ``state`` column (stable-worldmodel files do not)."""
+        return "state" in self.file
+
+    def require_state(self, purpose: str) -> h5py.Dataset:
+        """The ``state`` column; :class:`DataError` saying that ``purpose`` needs it when it is absent."""
+        if not self.has_state:
+            raise DataError(
+                f"{self.path} has no `state` column (a stable-worldmodel file?); {purpose} needs "
+                "low-dimensional states; re-collect with `jepaworld collect`"
+            )
         return self.file["state"]
 
     @property
-    def proprio(self) -> h5py.Dataset | None:
-        return self.file["proprio"] if "proprio" in self.file else None
+    def state(self) -> h5py.Dataset:
+        """The ``state`` column; :class:`DataError` when absent (see :meth:`require_state`)."""
+        return self.require_state("this command")
 
     @property
     def ep_len(self) -> np.ndarray:
@@ -156,8 +177,10 @@ class EpisodeFile:
         return self.pixels[...]
 
     def arrays(self, pixels: bool = True) -> dict[str, np.ndarray]:
-        """Every column as numpy (pixels optional), plus ``ep_len`` and ``ep_offset``."""
-        out = {k: self.file[k][...] for k in ("action", "state", "ep_len", "ep_offset")}
+        """``action``, ``state`` (when the file has it), ``ep_len``, ``ep_offset`` and, when asked,
+        ``pixels``, as numpy."""
+        names = ("action", "state", "ep_len", "ep_offset") if self.has_state else ("action", "ep_len", "ep_offset")
+        out = {k: self.file[k][...] for k in names}
         if pixels:
             out["pixels"] = self.load_pixels()
         return out
@@ -170,9 +193,9 @@ class EpisodeFile:
         px = self.pixels
         if px.dtype != np.uint8 or px.ndim != 4 or px.shape[3] != 3 or px.shape[1] != px.shape[2]:
             raise DataError(f"{where}: pixels must be uint8 (N, H, H, 3), got {px.dtype} {px.shape}")
-        cols = {"action": self.action, "state": self.state}
-        if self.proprio is not None:
-            cols["proprio"] = self.proprio
+        cols = {"action": self.action}
+        if self.has_state:
+            cols["state"] = self.file["state"]
         for name, ds in cols.items():
             if ds.dtype != np.float32 or ds.ndim != 2 or ds.shape[0] != n:
                 raise DataError(
@@ -218,9 +241,15 @@ class EpisodeFile:
 
 
 def check_compatible(file: EpisodeFile, env: str | None = None, resolution: int | None = None) -> None:
-    """Raise :class:`DataError` naming both sides when ``file`` is of another env or resolution."""
+    """Raise :class:`DataError` naming both sides when ``file`` is of another env or resolution.
+
+    A file without an ``env`` attribute (stable-worldmodel's writer may not set one) is taken to be
+    of ``env``, with a logged warning that this could not be checked.
+    """
     attrs = file.attrs
-    if env is not None and attrs.get("env") != env:
+    if env is not None and "env" not in attrs:
+        log.warning("%s records no env; assuming it holds %r episodes (could not be checked)", file.path, env)
+    elif env is not None and attrs["env"] != env:
         raise DataError(
             f"{file.path} holds episodes of env {attrs.get('env')!r} but {env!r} was asked for; "
             "use a file collected for that env or change data.env"

@@ -1,4 +1,4 @@
-"""Z-scoring of actions and states with training-set statistics, and the train/val split."""
+"""Z-scoring of actions with training-set statistics, and the train/val split."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ EPS = 1e-6
 
 @dataclass
 class Normalizer:
-    """Per-dimension mean/std of raw actions ``(A,)`` and states ``(S,)``.
+    """Per-dimension mean/std of raw actions ``(A,)``.
 
     ``normalize_action`` accepts any array or tensor whose last dim is a multiple of ``A``
     (a raw action ``(..., A)`` or a flattened block of ``k`` actions ``(..., k*A)``).
@@ -20,36 +20,26 @@ class Normalizer:
 
     action_mean: np.ndarray
     action_std: np.ndarray
-    state_mean: np.ndarray
-    state_std: np.ndarray
 
     @classmethod
-    def fit(
-        cls,
-        action: np.ndarray,
-        state: np.ndarray,
-        ep_len: np.ndarray,
-        ep_offset: np.ndarray,
-        episode_ids: np.ndarray,
-    ) -> Normalizer:
+    def fit(cls, action: np.ndarray, ep_len: np.ndarray, ep_offset: np.ndarray, episode_ids: np.ndarray) -> Normalizer:
         """Statistics over the rows of ``episode_ids``; each episode's zero-padded last action is left out."""
         ids = np.asarray(episode_ids, np.int64)
         if len(ids) == 0:
             raise ValueError("Normalizer.fit needs at least one episode")
         lens, offs = np.asarray(ep_len)[ids], np.asarray(ep_offset)[ids]
-        state_rows = _rows(offs, lens)
-        action_rows = _rows(offs, np.maximum(lens - 1, 0))
-        if len(action_rows) == 0:  # only 1-row episodes: no real actions
-            action_rows = state_rows
-        a, s = np.asarray(action)[action_rows], np.asarray(state)[state_rows]
-        return cls(a.mean(0), a.std(0) + EPS, s.mean(0), s.std(0) + EPS)
+        rows = _rows(offs, np.maximum(lens - 1, 0))
+        if len(rows) == 0:  # only 1-row episodes: no real actions
+            rows = _rows(offs, lens)
+        a = np.asarray(action)[rows]
+        return cls(a.mean(0), a.std(0) + EPS)
 
     @classmethod
-    def identity(cls, action_dim: int, state_dim: int) -> Normalizer:
-        return cls(np.zeros(action_dim), np.ones(action_dim), np.zeros(state_dim), np.ones(state_dim))
+    def identity(cls, action_dim: int) -> Normalizer:
+        return cls(np.zeros(action_dim), np.ones(action_dim))
 
     def __post_init__(self) -> None:
-        for name in ("action_mean", "action_std", "state_mean", "state_std"):
+        for name in ("action_mean", "action_std"):
             setattr(self, name, np.asarray(getattr(self, name), np.float32).reshape(-1))
 
     @property
@@ -62,20 +52,13 @@ class Normalizer:
     def denormalize_action(self, a):
         return _affine(a, self.action_mean, self.action_std, inverse=True)
 
-    def normalize_state(self, s):
-        return _affine(s, self.state_mean, self.state_std, inverse=False)
-
-    def denormalize_state(self, s):
-        return _affine(s, self.state_mean, self.state_std, inverse=True)
-
     def to_dict(self) -> dict[str, list[float]]:
-        return {
-            k: getattr(self, k).tolist() for k in ("action_mean", "action_std", "state_mean", "state_std")
-        }
+        return {k: getattr(self, k).tolist() for k in ("action_mean", "action_std")}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Normalizer:
-        return cls(**{k: d[k] for k in ("action_mean", "action_std", "state_mean", "state_std")})
+        """From :meth:`to_dict`; other keys (older checkpoints also stored state statistics) are ignored."""
+        return cls(d["action_mean"], d["action_std"])
 
 
 def _rows(offs: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -89,7 +72,7 @@ def _rows(offs: np.ndarray, lens: np.ndarray) -> np.ndarray:
 def _affine(x, mean: np.ndarray, std: np.ndarray, inverse: bool):
     d = len(mean)
     if x.shape[-1] % d:
-        raise ValueError(f"last dim {x.shape[-1]} is not a multiple of the action/state dim {d}")
+        raise ValueError(f"last dim {x.shape[-1]} is not a multiple of the action dim {d}")
     reps = x.shape[-1] // d
     m, s = np.tile(mean, reps), np.tile(std, reps)
     if not isinstance(x, np.ndarray):  # a torch tensor

@@ -22,8 +22,9 @@ class WindowSampler:
     """``WindowSampler(source, episode_ids, history, pred, frameskip, normalizer, in_memory=True)``.
 
     ``source``: an :class:`EpisodeFile`, a path, or a dict of arrays with ``pixels``, ``action``,
-    ``state``, ``ep_len``, ``ep_offset``. With ``in_memory`` the selected frames are copied to RAM
-    once; otherwise pixels are read from disk per batch.
+    ``ep_len``, ``ep_offset`` and optionally ``state`` (only ``with_state`` needs it). With
+    ``in_memory`` the selected frames are copied to RAM once; otherwise pixels are read from disk
+    per batch.
     """
 
     def __init__(
@@ -69,11 +70,10 @@ class WindowSampler:
         )
         self._last_row = np.repeat(local_off + lens - 1, lens - span)  # per start: its episode's last row
         action = np.asarray(arrays["action"], np.float32)[self._source_rows]
-        self.normalizer = normalizer or Normalizer.identity(
-            action.shape[1], np.asarray(arrays["state"]).shape[1]
-        )
+        self.normalizer = normalizer or Normalizer.identity(action.shape[1])
         self._action = self.normalizer.normalize_action(action)
-        self._state = np.asarray(arrays["state"], np.float32)[self._source_rows]
+        state = arrays.get("state")
+        self._state = None if state is None else np.asarray(state, np.float32)[self._source_rows]
         self._file = None if isinstance(source, dict) else source
         if in_memory:
             pixels = arrays.get("pixels") if isinstance(source, dict) else None
@@ -115,6 +115,10 @@ class WindowSampler:
         pixels = torch.from_numpy(pixels.reshape(b, t, *pixels.shape[1:]))
         actions = torch.from_numpy(self._action[acts].reshape(b, t, -1))
         if with_state:
+            if self._state is None:
+                if self._file is not None:
+                    self._file.require_state("sampling windows with states")  # raises, naming the file
+                raise DataError("sampling windows with states needs a `state` array; these episodes have none")
             return pixels, actions, torch.from_numpy(self._state[frames])
         return pixels, actions
 

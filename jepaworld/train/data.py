@@ -59,7 +59,7 @@ def build_data(cfg: Config, rt: Runtime) -> TrainData:
     check_compatible(f, env=d.env, resolution=cfg.model.image_size)
     train_ids, val_ids = split_episodes(f.n_episodes, d.val_fraction, d.seed)
     arrays = f.arrays(pixels=d.in_memory)  # read once, shared by both samplers
-    normalizer = Normalizer.fit(arrays["action"], arrays["state"], arrays["ep_len"], arrays["ep_offset"], train_ids)
+    normalizer = Normalizer.fit(arrays["action"], arrays["ep_len"], arrays["ep_offset"], train_ids)
     shard = train_ids[rt.rank :: rt.world_size] if rt.distributed else train_ids
     source = arrays if d.in_memory else f
     kw = dict(history=d.history, pred=d.pred, frameskip=d.frameskip, normalizer=normalizer, in_memory=d.in_memory)
