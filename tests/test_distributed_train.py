@@ -28,6 +28,6 @@ def test_torchrun_two_processes(tiny_data, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     wm = jepaworld.load(tmp_path / "run", device="cpu")
-    assert wm.meta["step"] == 6
+    assert wm.meta.step == 6
     lines = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
     assert len(lines) == 1 + 6  # only rank 0 writes metrics

@@ -7,14 +7,14 @@ import jepaworld
 from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.data import EpisodeFile
 from jepaworld.envs import cross_wall, make
-from jepaworld.eval import draw_episodes, evaluate, wilson_interval
+from jepaworld.eval import draw_episodes, evaluate, wilson_interval, write_eval
 
 
 def test_episode_draw_follows_the_protocol(tiny_data):
     f = EpisodeFile(tiny_data)
     cfg = EvalConfig(episodes=20, goal_offset=10, seed=3)
-    eps = draw_episodes(f, [0, 1, 2, 3], cfg)
-    again = draw_episodes(f, [0, 1, 2, 3], cfg)
+    eps = draw_episodes(f, [0, 1, 2, 3], cfg).episodes
+    again = draw_episodes(f, [0, 1, 2, 3], cfg).episodes
     assert len(eps) == 20 and [(e.episode, e.t) for e in eps] == [(e.episode, e.t) for e in again]
     states = f.state[...]
     for e in eps:
@@ -29,7 +29,7 @@ def test_cross_wall_subset_and_bad_offsets(tiny_data):
     with pytest.raises(ValueError, match="goal_offset=500"):
         draw_episodes(f, range(f.n_episodes), EvalConfig(episodes=5, goal_offset=500))
     try:
-        eps = draw_episodes(f, range(f.n_episodes), EvalConfig(episodes=3, goal_offset=30), keep=cross_wall)
+        eps = draw_episodes(f, range(f.n_episodes), EvalConfig(episodes=3, goal_offset=30), keep=cross_wall).episodes
     except ValueError as e:  # tiny data may hold no crossing at all: then the error must say so
         assert "subset" in str(e)
     else:
@@ -46,8 +46,10 @@ def test_evaluate_writes_results_beside_baselines(tiny_run, tmp_path):
     wm = jepaworld.load(tiny_run, device="cpu")
     plan = PlanConfig(samples=16, elites=4, iterations=2)
     cfg = EvalConfig(episodes=4, goal_offset=10, budget=20, n_envs=4, videos=2)
-    report = evaluate(wm, plan, cfg, tmp_path / "eval")
-    assert set(report["summary"]) == {"cem (world model)", "random actions", "straight-to-goal heuristic"}
+    result = evaluate(wm, plan, cfg)
+    assert not (tmp_path / "eval").exists()  # evaluating writes nothing
+    write_eval(result, tmp_path / "eval")
+    assert set(result.summary) == {"cem (world model)", "random actions", "straight-to-goal heuristic"}
     saved = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert saved["protocol"]["goal_offset"] == 10 and saved["plan"]["samples"] == 16
     s = saved["summary"]["cem (world model)"]
@@ -77,15 +79,14 @@ def test_plan_api_returns_bounded_actions_and_checks_inputs(tiny_run):
 @pytest.mark.parametrize("receding", [1, 2])
 def test_controller_drives_exactly_like_the_evaluation_loop(tiny_run, receding):
     """wm.controller(goal).act(obs), block by block, ends where run_mpc ends on the same episode."""
-    from jepaworld.envs import get_spec
-    from jepaworld.eval.protocol import GoalEpisode
+    from jepaworld.eval.episodes import GoalEpisode
     from jepaworld.eval.runner import run_mpc
 
     wm = jepaworld.load(tiny_run, device="cpu")
     plan = PlanConfig(samples=16, elites=4, iterations=2, horizon=3, receding=receding, cost="min")
     start, goal = np.array([60.0, 150.0], np.float32), np.array([80.0, 120.0], np.float32)
-    spec, blocks, fs = get_spec("tworoom"), 4, wm.meta["frameskip"]
-    [reference] = run_mpc(spec, [GoalEpisode(0, 0, 0, start, goal)], blocks * fs, 16, wm._mpc(plan, seed=3))
+    blocks, fs = 4, wm.meta.frameskip
+    [reference] = run_mpc("tworoom", [GoalEpisode(0, 0, 0, start, goal)], blocks * fs, 16, wm.mpc(plan, seed=3))
 
     env = make("tworoom", resolution=16)
     obs, _ = env.reset(seed=0, options={"state": start, "goal": goal})
@@ -97,9 +98,9 @@ def test_controller_drives_exactly_like_the_evaluation_loop(tiny_run, receding):
         for action in block:
             obs, *_ = env.step(action)
             steps += 1
-            if spec.success(env.get_state(), goal):
+            if env.is_success(env.get_state(), goal):
                 break
-        if spec.success(env.get_state(), goal):
+        if env.is_success(env.get_state(), goal):
             break
     assert steps == reference.steps
     assert np.linalg.norm(env.get_state() - goal) == pytest.approx(reference.final_distance, abs=1e-4)

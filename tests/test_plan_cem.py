@@ -3,10 +3,11 @@
 import torch
 
 from jepaworld.config.schema import PlanConfig
-from jepaworld.plan import cem
+from jepaworld.plan import PlanProblem, cem
 
 B, H, FS, A = 2, 3, 5, 2
 D = FS * A
+PROBLEM = PlanProblem(B, H, FS, A)
 
 
 def recording_quadratic(target: torch.Tensor):
@@ -26,7 +27,7 @@ def test_mean_is_candidate_zero_and_refit_from_elites():
     init = torch.randn(B, H, D, generator=torch.Generator().manual_seed(1))
     cost_fn, calls = recording_quadratic(target)
     cfg = PlanConfig(samples=50, elites=5, iterations=6, noise="iid")
-    result = cem(cost_fn, B, H, FS, A, cfg, init=init, generator=torch.Generator().manual_seed(2))
+    result = cem(cost_fn, PROBLEM, cfg, init=init, generator=torch.Generator().manual_seed(2))
     assert len(calls) == cfg.iterations
     assert torch.equal(calls[0][0][:, 0], init)
     means = []
@@ -42,7 +43,7 @@ def test_returns_the_best_candidate_ever_evaluated():
     target = torch.randn(B, H, D, generator=torch.Generator().manual_seed(3))
     cost_fn, calls = recording_quadratic(target)
     cfg = PlanConfig(samples=40, elites=4, iterations=8)
-    result = cem(cost_fn, B, H, FS, A, cfg, generator=torch.Generator().manual_seed(4))
+    result = cem(cost_fn, PROBLEM, cfg, generator=torch.Generator().manual_seed(4))
     every_cost = torch.cat([cost for _, cost in calls], dim=1)  # (B, iterations * samples)
     assert torch.equal(result.cost, every_cost.amin(dim=1))
     assert torch.equal(result.costs, torch.stack([cost.amin(dim=1) for _, cost in calls], dim=1))
@@ -58,6 +59,6 @@ def test_std_collapses_without_floor_and_not_with_one():
     spread = {}
     for min_std in (0.0, 0.5):
         cost_fn, calls = recording_quadratic(target)
-        cem(cost_fn, B, H, FS, A, cfg, generator=torch.Generator().manual_seed(5), min_std=min_std)
+        cem(cost_fn, PROBLEM, cfg, generator=torch.Generator().manual_seed(5), min_std=min_std)
         spread[min_std] = calls[-1][0].std(dim=1).mean()  # samples around the last mean
     assert spread[0.0] < 0.05 and spread[0.5] > 0.3

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from jepaworld.config.schema import PlanConfig
-from jepaworld.plan import PLANNERS, make_planner, plan
+from jepaworld.plan import PLANNERS, PlanProblem, get_planner
+from jepaworld.plan import plan as run_registered
 
 B, H, FS, A = 3, 3, 5, 2
 D = FS * A
@@ -22,8 +23,17 @@ def quadratic(target: torch.Tensor):
     return lambda actions: ((actions - target.unsqueeze(1)) ** 2).sum(dim=(-1, -2))
 
 
+def plan(name, cost_fn, batch, horizon, frameskip, action_dim, cfg, init=None, generator=None, bounds=None):
+    """Run planner ``name`` through the registry, as the closed loop does."""
+    cfg.planner = name
+    problem = PlanProblem(batch, horizon, frameskip, action_dim, bounds=bounds)
+    return run_registered(cost_fn, problem, cfg, init=init, generator=generator)
+
+
 def config(name: str, **overrides) -> PlanConfig:
-    cfg = PlanConfig(samples=200, elites=20, iterations=20, temperature=0.5, gd_steps=60, gd_restarts=4)
+    cfg = PlanConfig(
+        planner=name, samples=200, elites=20, iterations=20, temperature=0.5, gd_steps=60, gd_restarts=4
+    )
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg
@@ -134,8 +144,17 @@ def test_bad_init_shape_is_reported():
 
 
 def test_unknown_planner_is_rejected():
-    with pytest.raises(ValueError, match="unknown planner"):
-        make_planner("rrt")
+    with pytest.raises(ValueError, match="unknown planner 'rrt'; expected one of cem, gd, mppi"):
+        get_planner("rrt")
+
+
+def test_planners_declare_what_they_need():
+    assert get_planner("gd").needs_grad and not get_planner("cem").needs_grad and not get_planner("mppi").needs_grad
+
+
+def test_plan_problem_checks_its_dims():
+    with pytest.raises(ValueError, match="horizon must be >= 1"):
+        PlanProblem(1, 0, FS, A)
 
 
 def test_mppi_temperature_is_relative_to_the_cost_spread():

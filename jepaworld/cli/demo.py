@@ -50,15 +50,14 @@ def demo(
             run_collect(cfg.data, overwrite=False)
 
         console.rule("[bold]2/3 train")
-        from jepaworld.train.checkpoint import resolve_checkpoint
+        from jepaworld.run import load_checkpoint
 
-        done_step = 0
+        done_step, train_last = 0, {}
         if (root / "run" / "checkpoints" / "latest").exists():
-            meta = json.loads((resolve_checkpoint(root / "run") / "meta.json").read_text())
-            done_step = int(meta["step"])
+            meta = load_checkpoint(root / "run").meta
+            done_step, train_last = meta.step, meta.metrics
         if done_step >= cfg.train.steps:
             console.print(f"reusing {cfg.train.out} (step {done_step})")
-            train_last = meta.get("metrics", {})
         else:
             train_last = run_training(cfg, resume=done_step > 0)
 

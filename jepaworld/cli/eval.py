@@ -19,12 +19,12 @@ console = Console()
 
 
 def summary_table(report: dict[str, Any]) -> Table:
-    from jepaworld.plan.presets import describe_plan
-
+    """The success table of a ``results.json`` dict: every method beside the protocol and planner."""
     p = report["protocol"]
+    redrawn = p.get("redrawn", 0)
     t = Table(
         title=f"{p['env']}: {p['description']} ({p['episodes']} episodes, seed {p['seed']})",
-        caption=f"planner: {describe_plan(report['plan'])}",
+        caption=f"planner: {report['plan']['description']}\n{redrawn} drawn starts already at the goal were redrawn",
     )
     for col in ("method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"):
         t.add_column(col, justify="right" if col != "method" else "left")
@@ -41,7 +41,8 @@ def summary_table(report: dict[str, Any]) -> Table:
 
 
 def run_eval(model: Any, plan_cfg: Any, eval_cfg: Any, out: Path, data: str | None, baselines: bool) -> dict:
-    from jepaworld.eval import evaluate
+    """Evaluate with progress bars, write the results under ``out``; returns the results.json dict."""
+    from jepaworld.eval import evaluate, write_eval
 
     with make_progress() as progress:
         tasks: dict[str, Any] = {}
@@ -51,7 +52,9 @@ def run_eval(model: Any, plan_cfg: Any, eval_cfg: Any, out: Path, data: str | No
                 tasks[method] = progress.add_task(method, total=total, info="")
             progress.update(tasks[method], completed=done)
 
-        return evaluate(model, plan_cfg, eval_cfg, out, data_path=data, baselines=baselines, progress=on_progress)
+        result = evaluate(model, plan_cfg, eval_cfg, data_path=data, baselines=baselines, progress=on_progress)
+    write_eval(result, out)
+    return result.to_dict()
 
 
 def eval_cmd(
@@ -61,7 +64,9 @@ def eval_cmd(
     budget: Annotated[int | None, typer.Option(help="Env steps allowed (default: 2 x goal offset).")] = None,
     subset: Annotated[str, typer.Option(help="all | cross-wall (Two-Room: goal in the other room).")] = "all",
     planner: Annotated[str | None, typer.Option(help="cem | mppi | gd (default: the run's config).")] = None,
-    preset: Annotated[str | None, typer.Option("--preset", help="Planner preset: published | fast.")] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="Planner preset from configs/plan/: published | fast.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the episode draw and of the planner.")] = 0,
     n_envs: Annotated[int, typer.Option(help="Environments planned in one batch.")] = 50,
     data: Annotated[
@@ -76,22 +81,21 @@ def eval_cmd(
     """Evaluate goal reaching under the published protocol (or a harder variant) with baselines."""
     with user_errors():
         import jepaworld
-        from jepaworld.config import parse_overrides
-        from jepaworld.plan.presets import apply_preset
-        from jepaworld.train import CheckpointError
+        from jepaworld.config import parse_overrides, validate
+        from jepaworld.config.planners import apply_planner_preset
+        from jepaworld.plan import get_planner
 
-        try:
-            model = jepaworld.load(ckpt, device=device)
-        except CheckpointError as e:
-            raise ValueError(str(e)) from None
+        model = jepaworld.load(ckpt, device=device)
         cfg = model.config
-        cfg.plan = apply_preset(cfg.plan, preset)
+        cfg.plan = apply_planner_preset(cfg.plan, preset)
         if planner:
             cfg.plan.planner = planner
         cfg.eval.episodes, cfg.eval.goal_offset, cfg.eval.subset = episodes, goal_offset, subset
         cfg.eval.budget = budget if budget is not None else 2 * goal_offset
         cfg.eval.seed, cfg.eval.n_envs, cfg.eval.videos = seed, n_envs, videos
         update(cfg, parse_overrides(set_), source="--set")
+        validate(cfg)
+        get_planner(cfg.plan.planner)
         tag = f"{cfg.plan.planner}-{preset or 'run'}-off{goal_offset}-b{cfg.eval.budget}-{subset}-n{episodes}-s{seed}"
         folder = Path(out) if out else model.checkpoint_path.parent.parent / "eval" / tag
         report = run_eval(model, cfg.plan, cfg.eval, folder, data, baselines)

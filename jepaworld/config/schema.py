@@ -106,6 +106,18 @@ class PlanConfig:
     gd_lr: float = 0.1
     gd_restarts: int = 8
 
+    def describe(self) -> str:
+        """One line of the settings that decide a result, for tables, plots and reports."""
+        if self.planner == "gd":
+            search = f"gd {self.gd_steps} steps x {self.gd_restarts} restarts (lr {self.gd_lr})"
+        else:
+            search = f"{self.planner} {self.samples} samples x {self.iterations} iterations"
+            search += f" ({self.elites} elites)" if self.planner == "cem" else f" (temperature {self.temperature})"
+        return (
+            f"{search}, {self.noise} noise, {self.cost} cost,"
+            f" re-plan every {min(self.receding, self.horizon)} of {self.horizon} blocks"
+        )
+
 
 @dataclass
 class EvalConfig:

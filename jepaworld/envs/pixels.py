@@ -1,8 +1,10 @@
 """Wrap any Gymnasium environment that renders RGB frames so its observations are square frames.
 
-The wrapped env's own observation becomes the low-dimensional *state* (``info["state"]``,
-``get_state()``); the observation is ``render()`` resized to ``(res, res, 3)`` uint8. Discrete
-action spaces are exposed as ``Box(0, 1, (n,))`` scores and stepped with their argmax.
+The observation is ``render()`` resized to ``(res, res, 3)`` uint8. The low-dimensional *state*
+(``info["state"]``, ``get_state()``) is the wrapped env's ``get_state()`` where it has one, else its
+own observation, flattened. Discrete action spaces are exposed as ``Box(0, 1, (n,))`` scores and
+stepped with their argmax. The goal-reaching capability (``jepaworld.envs.goal``) is forwarded to
+the wrapped env's methods where it has them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from jepaworld.envs.goal import require_goal_env
 
 
 def area_weights(n_in: int, n_out: int) -> np.ndarray:
@@ -49,12 +53,15 @@ class PixelEnv(gym.Env):
             self.action_space = inner.action_space
         else:
             raise ValueError(f"unsupported action space {inner.action_space}: expected Box or Discrete")
-        self.state_dim = flat_dim(inner.observation_space)
+        self._obs_dim = flat_dim(inner.observation_space)
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
-        self._state = np.zeros(self.state_dim, np.float32)
+        self._state = np.zeros(0, np.float32)
 
     def _frame(self) -> np.ndarray:
-        frame = np.asarray(self.inner.render())
+        return self._resize(np.asarray(self.inner.render()))
+
+    def _resize(self, frame: np.ndarray) -> np.ndarray:
+        """An RGB(A) frame (h, w, 3+) of any size -> uint8 (res, res, 3), box-filtered."""
         if frame.ndim != 3 or frame.shape[2] < 3:
             raise ValueError(f"render() must return an RGB frame (H, W, 3), got shape {frame.shape}")
         frame = frame[..., :3]
@@ -69,9 +76,17 @@ class PixelEnv(gym.Env):
         out = np.einsum("xw,ywc->yxc", wx, rows)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
+    @property
+    def goal_provider(self) -> Any:
+        """The wrapped env: the goal-reaching methods are its own (see ``jepaworld.envs.goal``)."""
+        return self.inner.unwrapped
+
     def _to_state(self, obs) -> np.ndarray:
+        own = getattr(self.inner.unwrapped, "get_state", None)
+        if callable(own):
+            return np.asarray(own(), np.float32).reshape(-1)
         if self._discrete_obs():
-            s = np.zeros(self.state_dim, np.float32)
+            s = np.zeros(self._obs_dim, np.float32)
             s[int(obs)] = 1.0
             return s
         return np.asarray(obs, np.float32).reshape(-1)
@@ -97,10 +112,22 @@ class PixelEnv(gym.Env):
     def get_state(self) -> np.ndarray:
         return self._state.copy()
 
+    def _name(self) -> str:
+        return self.inner.spec.id if self.inner.spec else type(self.inner.unwrapped).__name__
+
     def set_state(self, state) -> None:
-        raise NotImplementedError(
-            f"{self.inner.spec.id if self.inner.spec else 'this environment'} cannot be set to a given state"
-        )
+        require_goal_env(self, self._name(), "setting a state")
+        self.inner.unwrapped.set_state(state)
+        self._state = self._to_state(None)
+
+    def render_state(self, state) -> np.ndarray:
+        """The image of ``state`` at this wrapper's resolution: uint8 (res, res, 3)."""
+        require_goal_env(self, self._name(), "rendering a goal image")
+        return self._resize(np.asarray(self.inner.unwrapped.render_state(state)))
+
+    def is_success(self, state, goal) -> bool:
+        require_goal_env(self, self._name(), "a success test")
+        return bool(self.inner.unwrapped.is_success(state, goal))
 
     def close(self) -> None:
         self.inner.close()

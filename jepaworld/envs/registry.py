@@ -1,7 +1,13 @@
-"""Environments by name: ``"tworoom"`` or ``"gymnasium:ID"`` for any registered Gymnasium env."""
+"""Environments by name: ``"tworoom"`` or ``"gymnasium:ID"`` for any Gymnasium env.
+
+``gymnasium:ID`` needs ``ID`` registered with Gymnasium; ``gymnasium:package.module:ID`` imports
+``package.module`` first (where your ``gymnasium.register`` call lives), so the command line can
+reach environments of your own.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,30 +16,32 @@ import numpy as np
 
 from jepaworld.envs import experts, tworoom
 from jepaworld.envs.pixels import PixelEnv, flat_dim
+from jepaworld.errors import JepaworldError
 
 GYM_PREFIX = "gymnasium:"
 PolicyFactory = Callable[[gym.Env, np.random.Generator, float], experts.Policy]
 
 
-class UnknownEnvError(ValueError):
+class UnknownEnvError(JepaworldError):
     """An environment name that is neither built in nor ``gymnasium:ID`` of a registered env."""
 
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """What the rest of jepaworld needs to know about an environment."""
+    """What the rest of jepaworld needs to know about an environment besides the env itself.
+
+    The success test, goal images and state setting are the env's own methods (the goal-reaching
+    capability, ``jepaworld.envs.goal``).
+    """
 
     name: str
     gym_id: str
     action_dim: int
-    state_dim: int
     make_policy: PolicyFactory  # scripted expert (random for plain Gymnasium envs)
+    action_low: np.ndarray  # (A,) bounds of the action box
+    action_high: np.ndarray
     heuristic: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (state, goal) -> action
-    success: Callable[[np.ndarray, np.ndarray], bool] | None = None  # (state, goal) -> bool
-    action_low: np.ndarray | None = None  # (A,) bounds of the action box (None: unbounded)
-    action_high: np.ndarray | None = None
     cross_wall: Callable[[np.ndarray, np.ndarray], bool] | None = None  # goal in another room (Two-Room)
-    distance: Callable[[np.ndarray, np.ndarray], float] | None = None  # the quantity success thresholds
 
 
 _BUILTIN = {
@@ -41,14 +49,11 @@ _BUILTIN = {
         name="tworoom",
         gym_id="jepaworld/TwoRoom-v0",
         action_dim=2,
-        state_dim=2,
         make_policy=experts.tworoom_expert,
-        heuristic=experts.heuristic,
-        success=tworoom.is_success,
         action_low=-np.ones(2, np.float32),
         action_high=np.ones(2, np.float32),
+        heuristic=experts.heuristic,
         cross_wall=tworoom.cross_wall,
-        distance=lambda s, g: float(np.hypot(s[0] - g[0], s[1] - g[1])),
     ),
 }
 
@@ -59,10 +64,16 @@ def names() -> list[str]:
 
 def _gym_id(name: str) -> str:
     gym_id = name[len(GYM_PREFIX) :]
+    if ":" in gym_id:  # package.module:ID
+        module, gym_id = gym_id.rsplit(":", 1)
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise UnknownEnvError(f"{name!r}: cannot import {module!r} ({e}); is it importable from here?") from None
     if gym_id not in gym.registry:
         raise UnknownEnvError(
-            f"unknown Gymnasium id {gym_id!r} (from {name!r}); register it first (gymnasium.register) "
-            f"or use one of: {', '.join(names())}"
+            f"unknown Gymnasium id {gym_id!r} (from {name!r}); register it first (gymnasium.register), name the "
+            f"module that registers it (gymnasium:package.module:ID), or use one of: {', '.join(names())}"
         )
     return gym_id
 
@@ -76,14 +87,12 @@ def get_spec(name: str) -> EnvSpec:
         probe = gym.make(gym_id)
         try:
             action_dim = flat_dim(probe.action_space)
-            state_dim = flat_dim(probe.observation_space)
             space = probe.action_space
             low = np.asarray(getattr(space, "low", np.zeros(action_dim)), np.float32).reshape(-1)
             high = np.asarray(getattr(space, "high", np.ones(action_dim)), np.float32).reshape(-1)
         finally:
             probe.close()
-        return EnvSpec(name, gym_id, action_dim, state_dim, make_policy=experts.random_policy,
-                       action_low=low, action_high=high)  # fmt: skip
+        return EnvSpec(name, gym_id, action_dim, make_policy=experts.random_policy, action_low=low, action_high=high)
     raise UnknownEnvError(f"unknown environment {name!r}; valid names: {', '.join(names())}")
 
 

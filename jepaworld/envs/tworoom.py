@@ -175,6 +175,14 @@ class TwoRoomEnv(gym.Env):
     def set_state(self, state) -> None:
         self._state = self._checked(state)
 
+    def is_success(self, state, goal) -> bool:
+        """The published test: agent within 16 px (canvas) of the goal position."""
+        return is_success(np.asarray(state), np.asarray(goal))
+
+    def goal_distance(self, state, goal) -> float:
+        """Canvas pixels between the agent and the goal position (what ``is_success`` thresholds)."""
+        return float(np.hypot(state[0] - goal[0], state[1] - goal[1]))
+
     @property
     def goal(self) -> np.ndarray:
         return self._goal.copy()

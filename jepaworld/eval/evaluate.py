@@ -1,16 +1,18 @@
-"""``jepaworld eval``: the goal-reaching protocol for a checkpoint, beside its baselines.
+"""The goal-reaching protocol for a trained world model, beside its baselines.
 
-Writes ``OUT/results.json`` (settings, per-method summary, per-episode results), videos of a few
-episodes (observation beside goal) and plots.
+    result = evaluate(wm, plan_cfg, eval_cfg)      # runs the episodes; writes nothing
+    write_eval(result, out)                        # results.json, success.png, latent_distance.png, GIFs
+
+Any environment with the goal-reaching capability (``jepaworld.envs.goal``) can be evaluated;
+one without it is refused before anything runs, with the list of what it lacks.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +20,16 @@ import numpy as np
 
 from jepaworld.config import EvalConfig, PlanConfig, atomic_write_text
 from jepaworld.data import EpisodeFile, check_compatible
-from jepaworld.envs import EnvSpec, get_spec
-from jepaworld.eval.latent_distance import latent_distance_profile, plot_latent_distance
-from jepaworld.eval.protocol import GoalEpisode, draw_episodes
-from jepaworld.eval.runner import EpisodeResult, run_mpc, run_policy
+from jepaworld.envs import EnvSpec, get_spec, make
+from jepaworld.envs.goal import require_goal_env
+from jepaworld.errors import JepaworldError
+from jepaworld.eval.episodes import EpisodeDraw, StatePredicate, draw_episodes
+from jepaworld.eval.latent_distance import latent_distance_profile
+from jepaworld.eval.runner import EpisodeResult, GoalPolicy, run_mpc, run_policy
 from jepaworld.eval.stats import percentile, wilson_interval
 from jepaworld.plan.mpc import LatentMPC
 
-log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (method, episodes done, episodes in all)
 
 
 @dataclass
@@ -58,111 +62,154 @@ def summarise(method: str, results: list[EpisodeResult], plan_times: list[float]
     )  # fmt: skip
 
 
-def subset_filter(spec: EnvSpec, subset: str) -> Callable[[np.ndarray, np.ndarray], bool] | None:
+@dataclass
+class EvalResult:
+    """Everything one evaluation measured; ``to_dict`` is the content of ``results.json``.
+
+    The first entry of ``summary`` / ``episodes`` is the world model's planner; the rest are
+    baselines run on the same episodes.
+    """
+
+    protocol: dict[str, Any]
+    plan: PlanConfig
+    checkpoint: str
+    planner_wall_s: float
+    summary: dict[str, MethodSummary]
+    episodes: dict[str, list[EpisodeResult]]
+    draw: EpisodeDraw
+    latent_distance: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def planner(self) -> str:
+        return next(iter(self.summary))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "plan": {**asdict(self.plan), "description": self.plan.describe()},
+            "checkpoint": self.checkpoint,
+            "planner_wall_s": self.planner_wall_s,
+            "summary": {k: asdict(v) for k, v in self.summary.items()},
+            "episodes": {
+                k: [{"index": r.index, "success": r.success, "steps": r.steps, "final_distance": r.final_distance}
+                    for r in v]
+                for k, v in self.episodes.items()
+            },  # fmt: skip
+            "pairs": [{"episode": e.episode, "t": e.t, "start": e.start.tolist(), "goal": e.goal.tolist()}
+                      for e in self.draw.episodes],  # fmt: skip
+            "latent_distance": self.latent_distance,
+        }
+
+
+def subset_filter(spec: EnvSpec, subset: str) -> StatePredicate | None:
     if subset == "all":
         return None
     if subset == "cross-wall":
         if spec.cross_wall is None:
-            raise ValueError(f"--subset cross-wall needs an env with two rooms; {spec.name} has none")
+            raise JepaworldError(f"--subset cross-wall needs an env with two rooms; {spec.name} has none")
         return spec.cross_wall
-    raise ValueError(f"unknown --subset {subset!r}; expected 'all' or 'cross-wall'")
+    raise JepaworldError(f"unknown --subset {subset!r}; expected 'all' or 'cross-wall'")
 
 
-def held_out_episodes(model: Any, data_path: str | None) -> tuple[EpisodeFile, list[int]]:
-    """The checkpoint's validation episodes, or every episode of a separate file."""
+def held_out_episodes(model: Any, data_path: str | None) -> tuple[EpisodeFile, list[int], str]:
+    """The run's held-out episodes, or every episode of a separate file; and how to name them."""
     meta = model.meta
     if data_path is None:
-        f = EpisodeFile(meta["data_path"])
-        return f, list(meta["val_episodes"])
+        if not Path(meta.data_path).exists():
+            raise JepaworldError(
+                f"the run's episode file {meta.data_path} is gone; pass the held-out data with --data FILE"
+            )
+        if not meta.held_out:
+            raise JepaworldError("the run holds out no episodes (data.val_fraction=0); pass --data FILE")
+        return EpisodeFile(meta.data_path), list(meta.held_out), f"validation episodes of {meta.data_path}"
     f = EpisodeFile(data_path)
     f.validate()
-    check_compatible(f, env=meta["env"], resolution=meta["resolution"])
-    return f, list(range(f.n_episodes))
+    check_compatible(f, env=meta.env, resolution=meta.resolution)
+    return f, list(range(f.n_episodes)), data_path
+
+
+def baseline_policies(spec: EnvSpec) -> dict[str, GoalPolicy]:
+    """Random actions always; the env's straight-to-goal heuristic where it has one."""
+    low, high = spec.action_low, spec.action_high
+
+    def random_policy(state: np.ndarray, goal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(low, high).astype(np.float32)
+
+    policies: dict[str, GoalPolicy] = {"random actions": random_policy}
+    if spec.heuristic is not None:
+        heuristic = spec.heuristic
+        policies["straight-to-goal heuristic"] = lambda s, g, rng: heuristic(s, g)
+    return policies
 
 
 def evaluate(
     model: Any,
     plan_cfg: PlanConfig,
     eval_cfg: EvalConfig,
-    out: str | Path,
     data_path: str | None = None,
     baselines: bool = True,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Run the protocol with ``model`` (from ``jepaworld.load``), write results under ``out``."""
-    out = Path(out)
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Run the protocol with ``model`` (from ``jepaworld.load``) and its baselines; writes nothing."""
     meta = model.meta
-    spec = get_spec(meta["env"])
-    f, ids = held_out_episodes(model, data_path)
-    episodes = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset))
-    res = int(meta["resolution"])
-    low, high = spec.action_low, spec.action_high
-    summaries: dict[str, MethodSummary] = {}
-    per_episode: dict[str, list[EpisodeResult]] = {}
-
-    def batches() -> list[list[GoalEpisode]]:
-        n = max(1, eval_cfg.n_envs)
-        return [episodes[i : i + n] for i in range(0, len(episodes), n)]
+    spec = get_spec(meta.env)
+    res = meta.resolution
+    probe = make(meta.env, resolution=res)
+    try:
+        require_goal_env(probe, meta.env)
+        solved = probe.is_success
+    finally:
+        probe.close()
+    f, ids, held_out = held_out_episodes(model, data_path)
+    draw = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset), solved=solved)
+    episodes = draw.episodes
+    n = max(1, eval_cfg.n_envs)
+    batches = [episodes[i : i + n] for i in range(0, len(episodes), n)]
 
     t0 = time.perf_counter()
-    mpc = LatentMPC(model, model.normalizer, plan_cfg, frameskip=meta["frameskip"], history=meta["history"],
-                    action_low=low, action_high=high, seed=eval_cfg.seed)  # fmt: skip
-    results: list[EpisodeResult] = []
-    for chunk in batches():
-        results += run_mpc(spec, chunk, eval_cfg.budget, res, mpc, record=eval_cfg.videos)
-        if progress:
-            progress("planner", len(results), len(episodes))
+    mpc = LatentMPC(model, meta, plan_cfg, spec.action_low, spec.action_high, seed=eval_cfg.seed)
     name = f"{plan_cfg.planner} (world model)"
-    summaries[name] = summarise(name, results, mpc.plan_times, envs_per_plan=min(eval_cfg.n_envs, len(episodes)))
-    per_episode[name] = results
+    results: list[EpisodeResult] = []
+    for chunk in batches:
+        results += run_mpc(meta.env, chunk, eval_cfg.budget, res, mpc, record=eval_cfg.videos)
+        if progress:
+            progress(name, len(results), len(episodes))
+    summaries = {name: summarise(name, results, mpc.plan_times, envs_per_plan=min(n, len(episodes)))}
+    per_episode = {name: results}
     plan_wall = time.perf_counter() - t0
 
-    if baselines:
-        def random_policy(state: np.ndarray, goal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-            return rng.uniform(low, high).astype(np.float32)
+    for method, policy in (baseline_policies(spec) if baselines else {}).items():
+        results = run_policy(meta.env, episodes, eval_cfg.budget, res, policy, seed=eval_cfg.seed)
+        summaries[method], per_episode[method] = summarise(method, results), results
+        if progress:
+            progress(method, len(results), len(episodes))
 
-        policies: dict[str, Callable] = {"random actions": random_policy}
-        if spec.heuristic is not None:
-            policies["straight-to-goal heuristic"] = lambda s, g, rng: spec.heuristic(s, g)
-        for method, policy in policies.items():
-            results = run_policy(spec, episodes, eval_cfg.budget, res, policy, seed=eval_cfg.seed)
-            summaries[method] = summarise(method, results)
-            per_episode[method] = results
-            if progress:
-                progress(method, len(results), len(episodes))
+    protocol = {
+        **asdict(eval_cfg), "env": meta.env, "resolution": res, "held_out": held_out, "redrawn": draw.redrawn,
+        "description": (
+            f"start = random state of a held-out trajectory, goal = the state {eval_cfg.goal_offset} steps later; "
+            f"budget {eval_cfg.budget} env steps; subset {eval_cfg.subset}"
+        ),
+    }  # fmt: skip
+    return EvalResult(
+        protocol=protocol, plan=plan_cfg, checkpoint=str(getattr(model, "checkpoint_path", "")),
+        planner_wall_s=plan_wall, summary=summaries, episodes=per_episode, draw=draw,
+        latent_distance=latent_distance_profile(model, f, ids, seed=eval_cfg.seed),
+    )  # fmt: skip
 
-    profile = latent_distance_profile(model, f, ids, seed=eval_cfg.seed)
-    report = {
-        "latent_distance": profile,
-        "protocol": {
-            **asdict(eval_cfg),
-            "env": meta["env"],
-            "resolution": res,
-            "held_out": data_path or f"validation episodes of {meta['data_path']}",
-            "description": (
-                f"start = random state of a held-out trajectory, goal = the state {eval_cfg.goal_offset} "
-                f"steps later; budget {eval_cfg.budget} env steps; subset {eval_cfg.subset}"
-            ),
-        },
-        "plan": asdict(plan_cfg),
-        "checkpoint": str(getattr(model, "checkpoint_path", "")),
-        "planner_wall_s": plan_wall,
-        "summary": {k: asdict(v) for k, v in summaries.items()},
-        "episodes": {
-            k: [{"index": r.index, "success": r.success, "steps": r.steps, "final_distance": r.final_distance}
-                for r in v]
-            for k, v in per_episode.items()
-        },  # fmt: skip
-        "pairs": [{"episode": e.episode, "t": e.t, "start": e.start.tolist(), "goal": e.goal.tolist()}
-                  for e in episodes],  # fmt: skip
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(report, indent=2))
+
+def write_eval(result: EvalResult, out: str | Path) -> Path:
+    """Write ``OUT/results.json``, ``success.png``, ``latent_distance.png`` and the planner's GIFs."""
+    from jepaworld.eval.latent_distance import plot_latent_distance
+    from jepaworld.eval.plots import plot_eval
     from jepaworld.eval.videos import save_videos
 
-    save_videos(per_episode[name], out / "videos")
-    from jepaworld.eval.plots import plot_eval
-
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = result.to_dict()
+    atomic_write_text(out / "results.json", json.dumps(report, indent=2))
+    save_videos(result.episodes[result.planner], out / "videos")
     plot_eval(report, out / "success.png")
-    plot_latent_distance(profile, out / "latent_distance.png")
-    return report
+    if result.latent_distance:
+        plot_latent_distance(result.latent_distance, out / "latent_distance.png")
+    return out / "results.json"

@@ -8,7 +8,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from jepaworld.figures import save_figure
-from jepaworld.plan.presets import describe_plan
 
 
 def plot_eval(report: dict[str, Any], out_png: str | Path) -> Path:
@@ -26,7 +25,7 @@ def plot_eval(report: dict[str, Any], out_png: str | Path) -> Path:
     axes[0].set_xticks(range(len(names)), names, rotation=10)
     axes[0].set_ylim(0, 112)
     axes[0].set_ylabel("success rate (%)")
-    axes[0].set_title(f"{report['protocol']['description']}\nplanner: {describe_plan(report['plan'])}", fontsize=8)
+    axes[0].set_title(f"{report['protocol']['description']}\nplanner: {report['plan']['description']}", fontsize=8)
     budget = report["protocol"]["budget"]
     for i, name in enumerate(names):
         eps = report["episodes"][name]

@@ -1,7 +1,9 @@
-"""Run goal-reaching episodes: latent MPC, random actions, and the straight-to-goal heuristic.
+"""Run goal-reaching episodes: latent MPC, and reactive baselines (random, straight-to-goal).
 
 All methods run on the same ``GoalEpisode`` list; environments of one batch step together and
-the planner sees every environment of the batch in one call.
+the planner sees every environment of the batch in one call. Environments are used only through
+the goal-reaching capability (``jepaworld.envs.goal``): ``set_state``, ``render_state``,
+``is_success``, ``get_state``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jepaworld.envs import EnvSpec, make
-from jepaworld.eval.protocol import GoalEpisode
-from jepaworld.plan.controller import Controller
+from jepaworld.envs import make
+from jepaworld.envs.goal import goal_distance
+from jepaworld.eval.episodes import GoalEpisode
 from jepaworld.plan.mpc import LatentMPC
+
+# A reactive baseline: (state (S,), goal (S,), rng) -> raw action (A,)
+GoalPolicy = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
 
 @dataclass
@@ -26,31 +31,20 @@ class EpisodeResult:
     frames: list[np.ndarray] = field(default_factory=list)  # recorded (obs | goal) frames, if asked
 
 
-Policy = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+class EpisodeBatch:
+    """One batch of episodes stepped together: envs placed at their starts, success, steps, frames."""
 
-
-def _start_envs(spec: EnvSpec, episodes: list[GoalEpisode], resolution: int) -> tuple[list, np.ndarray]:
-    """One env per episode, reset to its start: the envs and their first frames (B, H, W, 3)."""
-    envs, frames = [], []
-    for ep in episodes:
-        env = make(spec.name, resolution=resolution)
-        obs, _ = env.reset(seed=ep.index, options={"state": ep.start, "goal": ep.goal})
-        envs.append(env)
-        frames.append(obs)
-    return envs, np.stack(frames)
-
-
-def _distance(spec: EnvSpec, state: np.ndarray, goal: np.ndarray) -> float:
-    return float(spec.distance(state, goal)) if spec.distance is not None else float(np.linalg.norm(state - goal))
-
-
-class _Batch:
-    """Book-keeping of one batch of episodes: success, steps, recorded frames."""
-
-    def __init__(self, spec: EnvSpec, episodes: list[GoalEpisode], resolution: int, record: int) -> None:
-        self.spec, self.episodes = spec, episodes
-        self.envs, self.obs = _start_envs(spec, episodes, resolution)
-        self.goal_frames = np.stack([env.render_state(ep.goal) for env, ep in zip(self.envs, episodes, strict=True)])
+    def __init__(self, env_name: str, episodes: list[GoalEpisode], resolution: int, record: int) -> None:
+        self.episodes = episodes
+        self.envs, frames, goals = [], [], []
+        for ep in episodes:
+            env = make(env_name, resolution=resolution)
+            env.reset(seed=ep.index)
+            env.set_state(ep.start)
+            self.envs.append(env)
+            frames.append(env.render())
+            goals.append(env.render_state(ep.goal))
+        self.obs, self.goal_frames = np.stack(frames), np.stack(goals)  # (B, H, W, 3) each
         self.done = np.zeros(len(episodes), dtype=bool)
         self.steps = np.zeros(len(episodes), dtype=int)
         self.record = [ep.index < record for ep in episodes]
@@ -70,51 +64,44 @@ class _Batch:
             obs, *_ = env.step(actions[i])
             self.obs[i] = obs
             self.steps[i] += 1
-            if self.spec.success(env.get_state(), self.episodes[i].goal):
+            if env.is_success(env.get_state(), self.episodes[i].goal):
                 self.done[i] = True
         self._snap()
 
     def results(self) -> list[EpisodeResult]:
         out = []
-        for i, ep in enumerate(self.episodes):
-            state = self.envs[i].get_state()
-            out.append(
-                EpisodeResult(
-                    index=ep.index, success=bool(self.done[i]), steps=int(self.steps[i]),
-                    final_distance=_distance(self.spec, state, ep.goal), frames=self.frames[i],
-                )  # fmt: skip
-            )
-        for env in self.envs:
+        for env, ep, done, steps, frames in zip(self.envs, self.episodes, self.done, self.steps, self.frames,
+                                                 strict=True):  # fmt: skip
+            out.append(EpisodeResult(index=ep.index, success=bool(done), steps=int(steps),
+                                     final_distance=goal_distance(env, env.get_state(), ep.goal), frames=frames))
             env.close()
         return out
 
 
 def run_policy(
-    spec: EnvSpec, episodes: list[GoalEpisode], budget: int, resolution: int, policy: Policy, seed: int = 0,
+    env_name: str, episodes: list[GoalEpisode], budget: int, resolution: int, policy: GoalPolicy, seed: int = 0,
     record: int = 0,
-) -> list[EpisodeResult]:
-    """A reactive baseline: ``policy(state, goal, rng) -> action`` each step."""
+) -> list[EpisodeResult]:  # fmt: skip
+    """A reactive baseline: ``policy(state, goal, rng) -> action`` every env step."""
     rng = np.random.default_rng(seed)
-    batch = _Batch(spec, episodes, resolution, record)
+    batch = EpisodeBatch(env_name, episodes, resolution, record)
     for _ in range(budget):
         if batch.done.all():
             break
-        actions = np.stack(
-            [policy(env.get_state(), ep.goal, rng) for env, ep in zip(batch.envs, episodes, strict=True)]
-        )
-        batch.step(actions)
+        batch.step(np.stack([policy(env.get_state(), ep.goal, rng) for env, ep in zip(batch.envs, episodes,
+                                                                                       strict=True)]))  # fmt: skip
     return batch.results()
 
 
 def run_mpc(
-    spec: EnvSpec, episodes: list[GoalEpisode], budget: int, resolution: int, mpc: LatentMPC, record: int = 0,
-) -> list[EpisodeResult]:
-    """Latent MPC: plan ``horizon`` blocks, execute ``receding`` of them, observe, re-plan."""
-    batch = _Batch(spec, episodes, resolution, record)
-    controller = Controller(mpc, batch.goal_frames, single=False)
+    env_name: str, episodes: list[GoalEpisode], budget: int, resolution: int, mpc: LatentMPC, record: int = 0,
+) -> list[EpisodeResult]:  # fmt: skip
+    """Latent MPC toward each episode's goal image, one action block per frame, for ``budget`` env steps."""
+    batch = EpisodeBatch(env_name, episodes, resolution, record)
+    mpc.reset(batch.goal_frames)
     used = 0
     while used < budget and not batch.done.all():
-        block = controller.act(batch.obs)  # (B, fs, A)
+        block = mpc.act(batch.obs)  # (B, fs, A)
         for k in range(min(mpc.frameskip, budget - used)):
             batch.step(block[:, k])
             used += 1

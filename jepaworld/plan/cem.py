@@ -11,31 +11,27 @@ import torch
 from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
+from jepaworld.errors import JepaworldError
 from jepaworld.plan.population import population_search
-from jepaworld.plan.protocol import Bounds, CostFn, PlanResult
+from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult
+from jepaworld.plan.registry import register_planner
 
 
+@register_planner("cem")
 @torch.no_grad()
 def cem(
     cost_fn: CostFn,
-    batch: int,
-    horizon: int,
-    frameskip: int,
-    action_dim: int,
+    problem: PlanProblem,
     cfg: PlanConfig,
     init: Tensor | None = None,
     generator: torch.Generator | None = None,
     *,
-    bounds: Bounds | None = None,
     min_std: float = 0.0,
-    device: torch.device | str | None = None,
 ) -> PlanResult:
     """Plan B environments at once with CEM; ``cfg.iterations`` calls of ``cost_fn``.
 
-    cost_fn: actions (B, S, H, D) -> (B, S) with S = cfg.samples and D = frameskip * action_dim.
+    cost_fn: actions (B, S, H, D) -> (B, S) with S = cfg.samples and D = problem.dim.
     init:    (B, H, D) starting mean (e.g. ``shift_plan`` of the previous plan); zeros if None.
-    bounds:  (lo, hi), each (D,) or (H, D): the normalised image of the action box; candidates
-             are clipped to it.
     min_std: floor on the refitted std (0 = none, as published).
 
     Each iteration: candidates = [mean, clip(mean + std * noise) x (S - 1)], noise drawn per
@@ -45,17 +41,15 @@ def cem(
     """
     S, E = cfg.samples, cfg.elites
     if not 1 <= E <= S or S < 2 or cfg.iterations < 1:
-        raise ValueError(
+        raise JepaworldError(
             "cem needs samples >= 2, 1 <= elites <= samples and iterations >= 1;"
             f" got samples={S}, elites={E}, iterations={cfg.iterations}"
         )
 
     def refit(candidates: Tensor, cost: Tensor, std: Tensor) -> tuple[Tensor, Tensor]:
         elite_idx = cost.topk(E, dim=1, largest=False).indices  # (B, E)
-        rows = torch.arange(batch, device=cost.device).unsqueeze(1)
+        rows = torch.arange(problem.batch, device=cost.device).unsqueeze(1)
         elites = candidates[rows, elite_idx]  # (B, E, H, D)
         return elites.mean(dim=1), elites.std(dim=1, unbiased=False).clamp_min(min_std)
 
-    return population_search(
-        cost_fn, batch, horizon, frameskip, action_dim, cfg, refit, init, generator, bounds, device
-    )
+    return population_search(cost_fn, problem, cfg, refit, init, generator)

@@ -12,32 +12,18 @@ from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
 from jepaworld.plan.noise import sample_noise
-from jepaworld.plan.protocol import (
-    Bounds,
-    CostFn,
-    PlanResult,
-    check_bounds,
-    check_dims,
-    clip,
-    evaluate,
-    initial_mean,
-    keep_best,
-    resolve_device,
-)
+from jepaworld.errors import JepaworldError
+from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult, call_cost, clip, keep_best
+from jepaworld.plan.registry import register_planner
 
 
+@register_planner("gd", needs_grad=True)
 def gd(
     cost_fn: CostFn,
-    batch: int,
-    horizon: int,
-    frameskip: int,
-    action_dim: int,
+    problem: PlanProblem,
     cfg: PlanConfig,
     init: Tensor | None = None,
     generator: torch.Generator | None = None,
-    *,
-    bounds: Bounds | None = None,
-    device: torch.device | str | None = None,
 ) -> PlanResult:
     """Plan B environments at once by gradient descent; ``cfg.gd_steps + 1`` calls of ``cost_fn``.
 
@@ -48,16 +34,13 @@ def gd(
     buffers are left untouched. Returns the cheapest iterate of any restart at any step and,
     as ``mean``, the final iterate of the restart that ends cheapest.
     """
-    D = check_dims(horizon, frameskip, action_dim)
     R = cfg.gd_restarts
     if R < 1 or cfg.gd_steps < 0:
-        raise ValueError(f"gd needs gd_restarts >= 1 and gd_steps >= 0; got {R}, {cfg.gd_steps}")
-    dev = resolve_device(init, generator, device)
-    dtype = init.dtype if init is not None else torch.float32
-    bounds = check_bounds(bounds, horizon, D, dev, dtype)
-    mean = clip(initial_mean(batch, horizon, D, init, dev, dtype), bounds)  # (B, H, D)
+        raise JepaworldError(f"gd needs gd_restarts >= 1 and gd_steps >= 0; got {R}, {cfg.gd_steps}")
+    mean, bounds = problem.setup(init, generator)  # (B, H, D)
+    batch, dev, dtype = problem.batch, mean.device, mean.dtype
     noise = sample_noise(
-        cfg.noise, batch, R - 1, horizon, frameskip, action_dim,
+        cfg.noise, batch, R - 1, problem.horizon, problem.frameskip, problem.action_dim,
         beta=cfg.noise_beta, generator=generator, device=dev, dtype=dtype,
     )  # fmt: skip
     starts = torch.cat([mean.unsqueeze(1), mean.unsqueeze(1) + cfg.init_std * noise], dim=1)
@@ -67,9 +50,9 @@ def gd(
     costs = []
     for _ in range(cfg.gd_steps):
         with torch.enable_grad():
-            cost = evaluate(cost_fn, actions)  # (B, R)
+            cost = call_cost(cost_fn, actions)  # (B, R)
             if not cost.requires_grad:
-                raise ValueError(
+                raise JepaworldError(
                     "gd needs a cost_fn that is differentiable in the actions (its output has no"
                     " grad_fn); do not wrap the world model call in torch.no_grad, or use cem / mppi."
                 )
@@ -82,7 +65,7 @@ def gd(
             actions.copy_(clip(actions, bounds))
     with torch.no_grad():
         final = actions.detach()
-        cost = evaluate(cost_fn, final)
+        cost = call_cost(cost_fn, final)
         best, best_cost = keep_best(final, cost, best, best_cost)
         costs.append(cost.amin(dim=1))
         last = final[torch.arange(batch, device=dev), cost.argmin(dim=1)]  # (B, H, D)

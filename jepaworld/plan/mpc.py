@@ -1,110 +1,165 @@
-"""Model-predictive control in latent space for a batch of environments.
+"""Closed-loop model-predictive control in latent space: the one loop every caller drives.
 
-Every ``frameskip`` env steps the controller sees a new frame; every ``receding`` blocks it plans
-``horizon`` action blocks toward the goal embedding with the configured planner, then hands back
-raw (de-normalised, clipped) actions to execute.
+    mpc = LatentMPC(model, meta, cfg, action_low, action_high)   # or wm.controller(goal_obs)
+    mpc.reset(goal_obs)                     # new episode(s): goal images uint8 (H, W, 3) or (B, H, W, 3)
+    obs, _ = env.reset()
+    for _ in range(10):
+        for action in mpc.act(obs):         # the next block: raw actions (frameskip, A)
+            obs, *_ = env.step(action)
+
+The model sees a frame every ``frameskip`` env steps (as in training), keeps the last ``history``
+embeddings and the blocks executed between them, plans ``cfg.horizon`` blocks toward the goal
+embedding with ``cfg.planner`` every ``cfg.receding`` blocks, warm-starts each plan from the
+shifted previous one, and hands back raw (de-normalised, clipped) actions. Evaluation
+(``jepaworld eval``), the Python API and benchmarks all run this class.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from jepaworld.config import PlanConfig
-from jepaworld.data import Normalizer
-from jepaworld.plan.dispatch import run_planner, shift_plan
+from jepaworld.errors import JepaworldError
+from jepaworld.plan.problem import PlanProblem
+from jepaworld.plan.registry import get_planner, plan
+from jepaworld.plan.warm import shift_plan
+from jepaworld.run.meta import RunMeta
 
 
 class LatentMPC:
-    """Plans for B environments at once with a world model answering ``cost``.
+    """Latent MPC for one environment or a batch of B, toward goal images.
 
-    model: a ``WorldModel`` (``encode`` and ``cost``); normalizer: the dataset's action statistics.
+    model: a ``WorldModel`` (``encode`` and ``cost``); meta: its ``RunMeta`` (normaliser, frameskip,
+    history); action_low, action_high: (A,) the env's action box; seed: the planner's noise.
     """
 
     def __init__(
         self,
         model: torch.nn.Module,
-        normalizer: Normalizer,
+        meta: RunMeta,
         cfg: PlanConfig,
-        frameskip: int,
-        history: int,
         action_low: np.ndarray,
         action_high: np.ndarray,
         seed: int = 0,
     ) -> None:
-        self.model, self.normalizer, self.cfg = model, normalizer, cfg
-        self.frameskip, self.history = frameskip, history
-        self.action_low = np.asarray(action_low, dtype=np.float32)
-        self.action_high = np.asarray(action_high, dtype=np.float32)
+        get_planner(cfg.planner)  # an unknown name fails here, not at the first frame
+        self.model, self.meta, self.cfg = model, meta, cfg
+        self.normalizer = meta.normalizer
+        self.frameskip, self.history = meta.frameskip, meta.history
+        self.action_low = np.asarray(action_low, dtype=np.float32).reshape(-1)
+        self.action_high = np.asarray(action_high, dtype=np.float32).reshape(-1)
         self.action_dim = int(self.action_low.shape[0])
+        if self.action_dim != meta.action_dim:
+            raise JepaworldError(
+                f"the env has {self.action_dim}-dim actions but the model was trained on {meta.action_dim}-dim ones"
+            )
         self.device = next(model.parameters()).device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        lo = normalizer.normalize_action(self.action_low)
-        hi = normalizer.normalize_action(self.action_high)
-        self.low = torch.as_tensor(np.tile(lo, frameskip), dtype=torch.float32, device=self.device)
-        self.high = torch.as_tensor(np.tile(hi, frameskip), dtype=torch.float32, device=self.device)
-        self.plan_times: list[float] = []
+        fs = self.frameskip
+        lo, hi = (np.tile(self.normalizer.normalize_action(b), fs) for b in (self.action_low, self.action_high))
+        self.bounds = (torch.as_tensor(lo, device=self.device), torch.as_tensor(hi, device=self.device))
+        self.every = max(1, min(cfg.receding, cfg.horizon))  # blocks executed per plan
+        self.plan_times: list[float] = []  # seconds of every plan made, all episodes
+        self.goal_obs: np.ndarray | None = None
 
-    @torch.inference_mode()
+    # ------------------------------------------------------------------------ episode state
+    def reset(self, goal_obs: np.ndarray) -> None:
+        """Start new episode(s) toward goal images: uint8 (H, W, 3) for one env or (B, H, W, 3)."""
+        goal_obs = np.asarray(goal_obs)
+        self.single = goal_obs.ndim == 3
+        self.goal_obs = goal_obs[None] if self.single else goal_obs
+        self._check_frames(self.goal_obs, "goal_obs")
+        self.z_goal = self._encode(self.goal_obs)  # (B, D)
+        self.z_hist: torch.Tensor | None = None  # (B, h, D) once the first frame is seen
+        self.hist_blocks: torch.Tensor | None = None  # (B, h-1, fs*A) blocks between history frames
+        self._plan: np.ndarray | None = None  # (B, horizon * fs, A) raw actions of the current plan
+        self._prev: torch.Tensor | None = None  # (B, horizon, fs*A) its normalised blocks (warm start)
+        self._used = 0  # blocks of the current plan handed out
+        self._last: np.ndarray | None = None  # (B, fs, A) the block handed out last
+        self.plans = 0  # plans made this episode
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The frame now -> the next block of raw actions: (fs, A), or (B, fs, A) for a batch.
+
+        Call it once per block, with the frame seen after executing every action of the block it
+        returned last; re-plans every ``cfg.receding`` blocks, warm-started.
+        """
+        if self.goal_obs is None:
+            raise JepaworldError("call reset(goal_obs) before act(obs)")
+        obs = np.asarray(obs)
+        batch = obs[None] if self.single else obs
+        if batch.shape != self.goal_obs.shape:
+            raise JepaworldError(
+                f"obs {tuple(obs.shape)} must match the goal images "
+                f"{tuple(self.goal_obs.shape[1:] if self.single else self.goal_obs.shape)} given to reset()"
+            )
+        self._observe(batch)
+        if self._plan is None or self._used >= self.every:
+            self._plan = self._replan()
+            self._used = 0
+        fs = self.frameskip
+        self._last = self._plan[:, self._used * fs : (self._used + 1) * fs]
+        self._used += 1
+        return self._last[0] if self.single else self._last
+
+    def plan_once(self, obs: np.ndarray, goal_obs: np.ndarray) -> np.ndarray:
+        """One open-loop plan from a frame toward a goal: raw actions (horizon * fs, A) or (B, ...)."""
+        self.reset(goal_obs)
+        self._observe(np.asarray(obs)[None] if self.single else np.asarray(obs))
+        actions = self._replan()
+        return actions[0] if self.single else actions
+
+    # ------------------------------------------------------------------------------ internals
+    def _check_frames(self, frames: np.ndarray, name: str) -> None:
+        res = self.meta.resolution
+        if frames.ndim != 4 or frames.shape[1:] != (res, res, 3) or frames.dtype != np.uint8:
+            raise JepaworldError(
+                f"{name}: expected uint8 frames of shape (H, W, 3) = ({res}, {res}, 3) (or a batch of them) as "
+                f"this checkpoint was trained on, got {frames.dtype} {tuple(frames.shape)}; render the env at "
+                f"resolution {res}"
+            )
+
+    @torch.no_grad()  # not inference mode: the gradient planner differentiates costs built on these
     def _encode(self, pixels: np.ndarray) -> torch.Tensor:
         """pixels uint8 (B, H, W, 3) -> z (B, D)."""
         x = torch.as_tensor(np.ascontiguousarray(pixels), device=self.device)
         return self.model.encode(x[:, None])[:, 0]
 
-    def reset(self, obs: np.ndarray, goal: np.ndarray) -> None:
-        """Start B episodes: current frames and goal images, uint8 (B, H, W, 3) each."""
-        if obs.shape != goal.shape:
-            raise ValueError(f"goal images {goal.shape} must match observations {obs.shape}")
-        self.z_goal = self._encode(goal)
+    def _observe(self, obs: np.ndarray) -> None:
+        """Append the embedding of a new frame (and the block executed before it) to the history."""
+        self._check_frames(obs, "obs")
         z = self._encode(obs)
-        self.z_hist = z[:, None].repeat(
-            1, self.history, 1
-        )  # (B, h, D): the first frame stands in for the past
-        self.hist_blocks = torch.zeros(
-            len(obs), self.history - 1, self.frameskip * self.action_dim, device=self.device
-        )
-        self.prev_plan: torch.Tensor | None = None
-
-    def observe(self, obs: np.ndarray, executed: np.ndarray) -> None:
-        """A new frame after executing one action block: obs (B, H, W, 3), executed raw (B, fs, A)."""
-        z = self._encode(obs)
+        B = len(obs)
+        if self.z_hist is None:  # the first frame stands in for the past
+            self.z_hist = z[:, None].repeat(1, self.history, 1)
+            self.hist_blocks = torch.zeros(B, self.history - 1, self.frameskip * self.action_dim, device=self.device)
+            return
         self.z_hist = torch.cat([self.z_hist[:, 1:], z[:, None]], dim=1)
-        if self.history > 1:
-            block = self.normalizer.normalize_action(executed).reshape(len(obs), -1)
+        if self.history > 1 and self._last is not None:
+            block = self.normalizer.normalize_action(self._last).reshape(B, -1)
             block_t = torch.as_tensor(block, dtype=torch.float32, device=self.device)
             self.hist_blocks = torch.cat([self.hist_blocks[:, 1:], block_t[:, None]], dim=1)
 
-    def _cost_fn(self) -> Callable[[torch.Tensor], torch.Tensor]:
+    def _replan(self) -> np.ndarray:
+        """Plan ``horizon`` blocks from the history toward the goal -> raw actions (B, horizon*fs, A)."""
+        cfg, fs, A = self.cfg, self.frameskip, self.action_dim
         z_hist, z_goal, hist_blocks = self.z_hist, self.z_goal, self.hist_blocks
-        mode = self.cfg.cost
+        init = None
+        if cfg.warm_start and self._prev is not None and self._used < cfg.horizon:
+            init = shift_plan(self._prev, self._used)
 
         def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-            return self.model.cost(z_hist, z_goal, actions, mode=mode, hist_blocks=hist_blocks)
+            return self.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
 
-        return cost_fn
-
-    def plan(self, executed_blocks: int = 0) -> np.ndarray:
-        """Plan ``horizon`` blocks; returns raw actions (B, horizon*frameskip, A), clipped to the box.
-
-        executed_blocks: blocks of the previous plan executed since it was made (for warm starts).
-        """
-        init = None
-        if self.cfg.warm_start and self.prev_plan is not None and executed_blocks < self.cfg.horizon:
-            init = shift_plan(self.prev_plan, executed_blocks)
+        problem = PlanProblem(len(z_goal), cfg.horizon, fs, A, bounds=self.bounds, device=self.device)
         t0 = time.perf_counter()
-        grad = self.cfg.planner == "gd"
-        with torch.inference_mode(not grad), torch.set_grad_enabled(grad):
-            blocks = run_planner(
-                self._cost_fn(), batch=len(self.z_goal), frameskip=self.frameskip, action_dim=self.action_dim,
-                cfg=self.cfg, init=init, generator=self.generator, low=self.low, high=self.high,
-            )  # fmt: skip
+        blocks = plan(cost_fn, problem, cfg, init=init, generator=self.generator).actions.detach()
         self.plan_times.append(time.perf_counter() - t0)
-        self.prev_plan = blocks.detach()
+        self.plans += 1
+        self._prev = blocks
         B, H = blocks.shape[:2]
-        raw = self.normalizer.denormalize_action(
-            blocks.detach().reshape(B, H * self.frameskip, self.action_dim).cpu().numpy()
-        )
+        raw = self.normalizer.denormalize_action(blocks.reshape(B, H * fs, A).cpu().numpy())
         return np.clip(raw, self.action_low, self.action_high).astype(np.float32)

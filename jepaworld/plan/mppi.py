@@ -12,25 +12,23 @@ import torch
 from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
+from jepaworld.errors import JepaworldError
 from jepaworld.plan.population import population_search
-from jepaworld.plan.protocol import Bounds, CostFn, PlanResult
+from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult
+from jepaworld.plan.registry import register_planner
 
 
+@register_planner("mppi")
 @torch.no_grad()
 def mppi(
     cost_fn: CostFn,
-    batch: int,
-    horizon: int,
-    frameskip: int,
-    action_dim: int,
+    problem: PlanProblem,
     cfg: PlanConfig,
     init: Tensor | None = None,
     generator: torch.Generator | None = None,
     *,
-    bounds: Bounds | None = None,
     update_std: bool = True,
     min_std: float = 0.05,
-    device: torch.device | str | None = None,
 ) -> PlanResult:
     """Plan B environments at once with MPPI; ``cfg.iterations`` calls of ``cost_fn``.
 
@@ -43,7 +41,7 @@ def mppi(
     """
     S = cfg.samples
     if S < 2 or cfg.iterations < 1 or cfg.temperature <= 0:
-        raise ValueError(
+        raise JepaworldError(
             "mppi needs samples >= 2, iterations >= 1 and temperature > 0;"
             f" got samples={S}, iterations={cfg.iterations}, temperature={cfg.temperature}"
         )
@@ -56,9 +54,7 @@ def mppi(
             std = var.sqrt().clamp_min(min_std)
         return mean, std
 
-    return population_search(
-        cost_fn, batch, horizon, frameskip, action_dim, cfg, refit, init, generator, bounds, device
-    )
+    return population_search(cost_fn, problem, cfg, refit, init, generator)
 
 
 def path_weights(cost: Tensor, temperature: float) -> Tensor:

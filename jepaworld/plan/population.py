@@ -14,18 +14,7 @@ from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
 from jepaworld.plan.noise import sample_noise
-from jepaworld.plan.protocol import (
-    Bounds,
-    CostFn,
-    PlanResult,
-    check_bounds,
-    check_dims,
-    clip,
-    evaluate,
-    initial_mean,
-    keep_best,
-    resolve_device,
-)
+from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult, call_cost, clip, keep_best
 
 # refit(candidates (B, S, H, D), cost (B, S), std (B, H, D)) -> new (mean, std), each (B, H, D)
 Refit = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
@@ -33,35 +22,27 @@ Refit = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 
 def population_search(
     cost_fn: CostFn,
-    batch: int,
-    horizon: int,
-    frameskip: int,
-    action_dim: int,
+    problem: PlanProblem,
     cfg: PlanConfig,
     refit: Refit,
     init: Tensor | None,
     generator: torch.Generator | None,
-    bounds: Bounds | None,
-    device: torch.device | str | None,
 ) -> PlanResult:
     """``cfg.iterations`` rounds of sample -> one cost call -> refit; see the module docstring."""
-    D = check_dims(horizon, frameskip, action_dim)
-    dev = resolve_device(init, generator, device)
-    dtype = init.dtype if init is not None else torch.float32
-    bounds = check_bounds(bounds, horizon, D, dev, dtype)
-    mean = clip(initial_mean(batch, horizon, D, init, dev, dtype), bounds)  # (B, H, D)
+    mean, bounds = problem.setup(init, generator)  # (B, H, D)
+    B, H = problem.batch, problem.horizon
     std = torch.full_like(mean, cfg.init_std)
     best = mean.clone()
-    best_cost = torch.full((batch,), float("inf"), device=dev, dtype=dtype)
+    best_cost = torch.full((B,), float("inf"), device=mean.device, dtype=mean.dtype)
     costs = []
     for _ in range(cfg.iterations):
         noise = sample_noise(
-            cfg.noise, batch, cfg.samples - 1, horizon, frameskip, action_dim,
-            beta=cfg.noise_beta, generator=generator, device=dev, dtype=dtype,
+            cfg.noise, B, cfg.samples - 1, H, problem.frameskip, problem.action_dim,
+            beta=cfg.noise_beta, generator=generator, device=mean.device, dtype=mean.dtype,
         )  # fmt: skip
         samples = clip(mean.unsqueeze(1) + std.unsqueeze(1) * noise, bounds)
         candidates = torch.cat([mean.unsqueeze(1), samples], dim=1)  # (B, S, H, D)
-        cost = evaluate(cost_fn, candidates)  # (B, S)
+        cost = call_cost(cost_fn, candidates)  # (B, S)
         best, best_cost = keep_best(candidates, cost, best, best_cost)
         costs.append(cost.amin(dim=1))
         mean, std = refit(candidates, cost, std)

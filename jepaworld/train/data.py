@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from jepaworld.config import Config
 from jepaworld.data import EpisodeFile, Normalizer, WindowSampler, check_compatible, split_episodes
+from jepaworld.run import RunMeta
 from jepaworld.train.distributed import Runtime
 
 
@@ -37,19 +37,14 @@ class TrainData:
             out.append((pixels.to(device), actions.to(device)))
         return out
 
-    def meta(self) -> dict[str, Any]:
-        """What a checkpoint needs to plan and evaluate without the training code."""
+    def meta(self) -> RunMeta:
+        """What a checkpoint needs to plan and evaluate without the training code (step 0)."""
         d = self.cfg.data
-        return {
-            "env": self.file.attrs.get("env", d.env),
-            "resolution": int(self.file.resolution),
-            "action_dim": self.action_dim,
-            "frameskip": d.frameskip,
-            "history": d.history,
-            "normalizer": self.normalizer.to_dict(),
-            "data_path": str(Path(d.path).resolve()),
-            "val_episodes": [int(i) for i in self.val_ids],
-        }
+        return RunMeta(
+            env=str(self.file.attrs.get("env", d.env)), resolution=int(self.file.resolution),
+            action_dim=self.action_dim, frameskip=d.frameskip, history=d.history, normalizer=self.normalizer,
+            data_path=str(Path(d.path).resolve()), held_out=[int(i) for i in self.val_ids],
+        )  # fmt: skip
 
 
 def build_data(cfg: Config, rt: Runtime) -> TrainData:

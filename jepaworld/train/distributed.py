@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from jepaworld.run.device import pick_device
+
 
 @dataclass
 class Runtime:
@@ -24,21 +26,11 @@ class Runtime:
         return self.world_size > 1
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA if available, else CPU; otherwise the named device (checked)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available here; use --set train.device=cpu")
-    return device
-
-
 def setup(device: str = "auto") -> Runtime:
     """Initialise the process group when launched by ``torchrun`` (WORLD_SIZE > 1)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Runtime(rank=0, world_size=1, device=resolve_device(device))
+        return Runtime(rank=0, world_size=1, device=pick_device(device))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() and device != "cpu"
     if use_cuda:

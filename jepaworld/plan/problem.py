@@ -1,9 +1,13 @@
-"""What every planner shares: the cost-function protocol, the result, and checked cost calls.
+"""What every planner shares: the problem it searches, the cost-function protocol, the result.
 
 A planner knows nothing about world models. It sees only a cost function over *normalised
 action blocks*: B environments, S candidate plans each, H blocks per plan, and each block the
 ``frameskip`` raw actions of dim ``A`` flattened step-major to ``D = frameskip * A`` dims
 (block[k * A + a] is raw step k, action dim a), exactly as the world model consumes them.
+
+Every planner has one signature::
+
+    planner(cost_fn, problem: PlanProblem, cfg: PlanConfig, init=None, generator=None) -> PlanResult
 """
 
 from __future__ import annotations
@@ -14,7 +18,45 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from jepaworld.errors import JepaworldError
+
 Bounds = tuple[Tensor, Tensor]  # (lo, hi), each (D,) or (H, D), in normalised action space
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """What to plan: ``batch`` environments, ``horizon`` blocks of ``frameskip * action_dim`` dims.
+
+    bounds: (lo, hi), each (D,) or (H, D): the normalised image of the action box; candidates are
+            clipped to it (None: unbounded).
+    device: where planning runs (default: init's device, else the generator's, else the CPU), so a
+            CPU generator can drive a CUDA cost function.
+    """
+
+    batch: int
+    horizon: int
+    frameskip: int
+    action_dim: int
+    bounds: Bounds | None = None
+    device: torch.device | str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("batch", "horizon", "frameskip", "action_dim"):
+            if getattr(self, name) < 1:
+                raise JepaworldError(f"plan problem: {name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def dim(self) -> int:
+        """D = frameskip * action_dim, the width of one action block."""
+        return self.frameskip * self.action_dim
+
+    def setup(self, init: Tensor | None, generator: torch.Generator | None) -> tuple[Tensor, Bounds | None]:
+        """The starting mean (B, H, D) clipped to the bounds, and the bounds on its device."""
+        dev = planning_device(init, generator, self.device)
+        dtype = init.dtype if init is not None else torch.float32
+        bounds = check_bounds(self.bounds, self.horizon, self.dim, dev, dtype)
+        mean = initial_mean(self.batch, self.horizon, self.dim, init, dev, dtype)
+        return clip(mean, bounds), bounds
 
 
 class CostFn(Protocol):
@@ -41,14 +83,14 @@ class PlanResult:
     costs: Tensor
 
 
-def evaluate(cost_fn: CostFn, actions: Tensor) -> Tensor:
+def call_cost(cost_fn: CostFn, actions: Tensor) -> Tensor:
     """Call ``cost_fn`` on actions (B, S, H, D) and check that it answers (B, S).
 
     Non-finite costs (NaN) become +inf so that they are never chosen.
     """
     cost = cost_fn(actions)
     if cost.shape != actions.shape[:2]:
-        raise ValueError(
+        raise JepaworldError(
             f"cost_fn must return one cost per (env, sample): expected shape {tuple(actions.shape[:2])}"
             f" for actions of shape {tuple(actions.shape)}, got {tuple(cost.shape)}. Reduce the cost"
             " over the horizon and latent dims inside cost_fn."
@@ -63,14 +105,14 @@ def initial_mean(
     if init is None:
         return torch.zeros(batch, horizon, dim, device=device, dtype=dtype)
     if init.shape != (batch, horizon, dim):
-        raise ValueError(
+        raise JepaworldError(
             f"init must be (batch, horizon, frameskip*action_dim) = {(batch, horizon, dim)},"
             f" got {tuple(init.shape)}; use jepaworld.plan.shift_plan to re-use a previous plan."
         )
     return init.to(device=device, dtype=dtype).clone()
 
 
-def resolve_device(
+def planning_device(
     init: Tensor | None, generator: torch.Generator | None, device: torch.device | str | None
 ) -> torch.device:
     """Where to plan: the explicit device, else init's, else the generator's, else the CPU."""
@@ -98,21 +140,13 @@ def check_bounds(bounds: Bounds | None, horizon: int, dim: int, device: torch.de
     lo, hi = (torch.as_tensor(b, device=device, dtype=dtype) for b in bounds)
     for name, b in (("lo", lo), ("hi", hi)):
         if b.shape not in ((dim,), (horizon, dim)):
-            raise ValueError(
+            raise JepaworldError(
                 f"bounds {name} must have shape (frameskip*action_dim,) = ({dim},) or"
                 f" (horizon, frameskip*action_dim) = ({horizon}, {dim}), got {tuple(b.shape)}"
             )
     if bool((lo > hi).any()):
-        raise ValueError("bounds: lo must be <= hi everywhere")
+        raise JepaworldError("bounds: lo must be <= hi everywhere")
     return lo, hi
-
-
-def check_dims(horizon: int, frameskip: int, action_dim: int) -> int:
-    """Validate the plan dims and return the block dim D = frameskip * action_dim."""
-    for name, v in (("horizon", horizon), ("frameskip", frameskip), ("action_dim", action_dim)):
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {v}")
-    return frameskip * action_dim
 
 
 def keep_best(candidates: Tensor, cost: Tensor, best: Tensor, best_cost: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,67 @@
+"""The goal-reaching capability: what an environment needs for planning toward goal images and
+for the evaluation protocol (start on a held-out trajectory, goal later on it, success test).
+
+An environment has it when it has these methods (jepaworld's own environments do; a Gymnasium
+environment of yours can add them, on the env class itself)::
+
+    class MyEnv(gymnasium.Env):
+        def get_state(self) -> np.ndarray: ...                 # low-dimensional state now
+        def set_state(self, state) -> None: ...                # put the env in that state
+        def render_state(self, state) -> np.ndarray: ...       # uint8 (H, W, 3) image of a state: a goal image
+        def is_success(self, state, goal) -> bool: ...         # the task's success test
+        def goal_distance(self, state, goal) -> float: ...     # optional: what the test thresholds
+
+``render()`` must show the state set by ``set_state``. Collect with ``jepaworld collect --env
+gymnasium:ID`` (the state column is then ``get_state()``), train, and ``jepaworld eval`` runs the
+protocol on it. An environment without the capability is refused with the list of what is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jepaworld.errors import JepaworldError
+
+GOAL_METHODS: dict[str, str] = {
+    "get_state": "get_state() -> np.ndarray, the low-dimensional state now",
+    "set_state": "set_state(state), which puts the env in a given state (the episode's start)",
+    "render_state": "render_state(state) -> uint8 (H, W, 3), the image of a state (the goal image)",
+    "is_success": "is_success(state, goal) -> bool, the task's success test",
+}
+
+
+class GoalCapabilityError(JepaworldError):
+    """An environment lacks a method that goal-reaching evaluation or planning needs."""
+
+
+def goal_provider(env: Any) -> Any:
+    """The object whose methods provide the capability (a ``PixelEnv`` names its wrapped env)."""
+    provider = getattr(env, "goal_provider", None)
+    return provider if provider is not None else env
+
+
+def missing_goal_methods(env: Any) -> list[str]:
+    """The names of ``GOAL_METHODS`` that ``env`` lacks (empty: it has the capability)."""
+    target = goal_provider(env)
+    return [name for name in GOAL_METHODS if not callable(getattr(target, name, None))]
+
+
+def require_goal_env(env: Any, name: str, purpose: str = "goal-reaching evaluation") -> None:
+    """Raise ``GoalCapabilityError`` saying exactly what ``env`` (called ``name``) lacks for ``purpose``."""
+    missing = missing_goal_methods(env)
+    if missing:
+        lines = "; ".join(GOAL_METHODS[m] for m in missing)
+        raise GoalCapabilityError(
+            f"{name} cannot be used for {purpose}: it lacks {', '.join(missing)} ({lines}). Add these methods to "
+            "the environment class (see jepaworld.envs.goal for a short example)"
+        )
+
+
+def goal_distance(env: Any, state: np.ndarray, goal: np.ndarray) -> float:
+    """The env's ``goal_distance`` where it has one, else the Euclidean distance of the states."""
+    fn = getattr(goal_provider(env), "goal_distance", None)
+    if callable(fn):
+        return float(fn(state, goal))
+    return float(np.linalg.norm(np.asarray(state, np.float32) - np.asarray(goal, np.float32)))
