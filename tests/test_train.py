@@ -1,13 +1,15 @@
 import csv
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 import jepaworld
+from jepaworld.errors import JepaworldError
+from jepaworld.run import checkpoint as ckpt_io
 from jepaworld.train import TrainingDiverged, loop, train
-from jepaworld.train import checkpoint as ckpt_io
 from tests.conftest import tiny_config
 
 
@@ -54,7 +56,7 @@ def test_resume_reproduces_the_uninterrupted_run(tiny_data, tmp_path):
 def test_existing_run_needs_resume(tiny_data, tmp_path):
     cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=2)
     train(cfg)
-    with pytest.raises(ValueError, match="--resume"):
+    with pytest.raises(JepaworldError, match="--resume"):
         train(cfg)
 
 
@@ -71,7 +73,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tmp_path, monkeypat
         return out
 
     monkeypatch.setattr(loop, "jepa_loss", flaky)
-    with pytest.raises(TrainingDiverged, match="step 5"):
+    with pytest.raises(TrainingDiverged, match="at step 5.*the last checkpoint, step 3, is kept"):
         train(cfg)
     assert ckpt_io.load_checkpoint(tmp_path / "run").step == 3
 
@@ -80,13 +82,14 @@ def test_interrupted_checkpoint_write_keeps_the_previous_one(tiny_data, tmp_path
     cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=4)
     train(cfg)
     model = jepaworld.load(tmp_path / "run")
+    meta = ckpt_io.load_checkpoint(tmp_path / "run").meta
 
     def broken(*args, **kw):
         raise OSError("disk full")
 
     monkeypatch.setattr(ckpt_io, "save_file", broken)
     with pytest.raises(OSError):
-        ckpt_io.save_checkpoint(tmp_path / "run", 99, model, cfg, {"step": 99})
+        ckpt_io.save_checkpoint(tmp_path / "run", model, cfg, replace(meta, step=99))
     ck = ckpt_io.load_checkpoint(tmp_path / "run")
     assert ck.step == 4
     assert not [p for p in (tmp_path / "run" / "checkpoints").iterdir() if p.name.startswith(".")]
@@ -96,7 +99,7 @@ def test_load_round_trip(tiny_data, tmp_path):
     cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=3)
     train(cfg)
     wm = jepaworld.load(tmp_path / "run", device="cpu")
-    assert not wm.training and wm.meta["resolution"] == 16 and wm.meta["action_dim"] == 2
+    assert not wm.training and wm.meta.resolution == 16 and wm.meta.action_dim == 2
     ck = ckpt_io.load_checkpoint(tmp_path / "run")
     for k, v in wm.state_dict().items():
         assert torch.equal(v, ck.weights[k])

@@ -33,7 +33,7 @@ def collect(
 ) -> None:
     """Collect episodes (pixels, actions, states) with a scripted policy. Rerun to resume."""
     with user_errors():
-        from jepaworld.config import load_config
+        from jepaworld.config import load_config, validate
 
         cfg = load_config(config, set_).data
         explicit = dict(
@@ -51,6 +51,7 @@ def collect(
                 setattr(cfg, key, value)
         if out is not None:
             cfg.path = str(out)
+        validate(cfg)
         run_collect(cfg, overwrite)
 
 

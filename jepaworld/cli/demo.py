@@ -40,7 +40,7 @@ def demo(
         cfg.data.path = str(root / "data" / "tworoom.h5")
         cfg.data.episodes = episodes
         cfg.train.out = str(root / "run")
-        if steps:
+        if steps is not None:
             cfg.train.steps = steps
 
         console.rule("[bold]1/3 collect")

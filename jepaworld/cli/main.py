@@ -7,6 +7,7 @@ import logging
 import typer
 
 from jepaworld.cli import collect, data, demo, train
+from jepaworld.cli.errors import set_verbose
 from jepaworld.cli.eval import eval_cmd
 
 app = typer.Typer(
@@ -24,9 +25,15 @@ app.command("demo")(demo.demo)
 
 
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+def _main(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log debug messages; show the traceback of an internal error."
+    ),
+) -> None:
+    set_verbose(verbose)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # -v: jepaworld's own debug messages, not those of every library it imports (matplotlib, h5py...)
+    logging.getLogger("jepaworld").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 if __name__ == "__main__":

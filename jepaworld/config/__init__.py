@@ -1,9 +1,11 @@
+from jepaworld.config.checks import validate
 from jepaworld.config.io import (
     ConfigError,
     atomic_write_text,
     from_dict,
     load_config,
     parse_overrides,
+    read_preset,
     save_config,
     to_dict,
     update,
@@ -22,7 +24,9 @@ __all__ = [
     "from_dict",
     "load_config",
     "parse_overrides",
+    "read_preset",
     "save_config",
     "to_dict",
     "update",
+    "validate",
 ]

@@ -13,10 +13,11 @@ from typing import Any
 import yaml
 
 from jepaworld.config.schema import Config
+from jepaworld.errors import JepaworldError
 
 
-class ConfigError(ValueError):
-    """A config file or override that cannot be applied; the message says how to fix it."""
+class ConfigError(JepaworldError):
+    """A config file, override or value that cannot be used; the message says how to fix it."""
 
 
 def _field_types(obj: Any) -> dict[str, Any]:
@@ -109,17 +110,27 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in presets_dir().glob("*.yaml"))
 
 
+def read_preset(preset: str) -> dict[str, Any]:
+    """The ``{section: {key: value}}`` mapping a preset (name or YAML path) sets."""
+    path = preset_path(preset)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of section: {{key: value}}")
+    return values
+
+
 def load_config(preset: str | None = None, overrides: list[str] | None = None) -> Config:
-    """Defaults, then a preset (name or YAML path), then ``--set`` overrides."""
+    """Defaults, then a preset (name or YAML path), then ``--set`` overrides; range-checked."""
+    from jepaworld.config.checks import validate
+
     cfg = Config()
     if preset:
-        path = preset_path(preset)
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from None
-        update(cfg, values, source=str(path))
+        update(cfg, read_preset(preset), source=str(preset_path(preset)))
     update(cfg, parse_overrides(overrides), source="--set")
+    validate(cfg)
     return cfg
 
 
@@ -127,8 +138,13 @@ def to_dict(cfg: Config) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def from_dict(values: dict[str, Any]) -> Config:
-    return update(Config(), values, source="saved config")
+def from_dict(values: dict[str, Any], source: str = "saved config") -> Config:
+    """A config from a saved mapping (``to_dict``'s output), type- and range-checked."""
+    from jepaworld.config.checks import validate
+
+    cfg = update(Config(), values, source=source)
+    validate(cfg)
+    return cfg
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

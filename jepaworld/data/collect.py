@@ -234,7 +234,12 @@ def _copy_frame_chunks(src: h5py.Dataset, dst: h5py.Dataset, row: int) -> None:
 
 
 def preflight(cfg: DataConfig, out: Path, overwrite: bool = False) -> None:
-    """Raise :class:`DataError` now for settings or an output that :func:`collect` would reject."""
+    """Raise :class:`DataError` now for settings or an output that :func:`collect` would reject.
+
+    Nothing is deleted here, and ``--overwrite`` only ever deletes files this module wrote: an
+    output path that is a folder (or a ``OUT.parts`` folder that is not an unfinished collection)
+    is refused, never removed.
+    """
     for name, low in (("episodes", 1), ("max_steps", 1), ("resolution", 8), ("workers", 1)):
         if getattr(cfg, name) < low:
             raise DataError(f"data.{name} must be >= {low}, got {getattr(cfg, name)}")
@@ -242,8 +247,31 @@ def preflight(cfg: DataConfig, out: Path, overwrite: bool = False) -> None:
         raise DataError(f"data.noise must be >= 0, got {cfg.noise}")
     get_spec(cfg.env)  # unknown env -> clear error before any work
     policy_factory(cfg.env, cfg.policy)
+    if out.is_dir():
+        raise DataError(
+            f"{out} is a folder; the output must be an episode file path, e.g. --out {out / 'episodes.h5'}"
+            + (" (--overwrite never deletes a folder)" if overwrite else "")
+        )
+    if config_path(out).is_dir():
+        raise DataError(f"{config_path(out)} is a folder where collect writes its settings; choose another --out")
+    parts = parts_dir(out)
+    if parts.exists() and not (parts / "settings.json").exists() and (not parts.is_dir() or any(parts.iterdir())):
+        raise DataError(
+            f"{parts} exists but is not an unfinished collection (no settings.json); collect keeps its work "
+            "there: move it or choose another --out"
+        )
     if out.exists() and not overwrite:
         raise DataError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DataError(f"cannot create {out.parent}: {folder} is a file, not a folder; choose another --out")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(
+            f"the output folder {folder} is not writable (permission denied); fix its permissions or choose "
+            "another --out"
+        )
 
 
 def collect(

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from jepaworld.config import Config
-from jepaworld.data import EpisodeFile, Normalizer, WindowSampler, check_compatible, split_episodes
+from jepaworld.data import DataError, EpisodeFile, Normalizer, WindowSampler, check_compatible, split_episodes
 from jepaworld.run import RunMeta
 from jepaworld.train.distributed import Runtime
 
@@ -53,6 +53,12 @@ def build_data(cfg: Config, rt: Runtime) -> TrainData:
     f.validate()
     check_compatible(f, env=d.env, resolution=cfg.model.image_size)
     train_ids, val_ids = split_episodes(f.n_episodes, d.val_fraction, d.seed)
+    if len(val_ids) == 0:
+        raise DataError(
+            f"no held-out episodes ({f.n_episodes} episode(s) in {d.path}, data.val_fraction={d.val_fraction}); "
+            "training validates on them and evaluation starts from them: set data.val_fraction > 0 "
+            "and use a file of at least 2 episodes"
+        )
     arrays = f.arrays(pixels=d.in_memory)  # read once, shared by both samplers
     normalizer = Normalizer.fit(arrays["action"], arrays["ep_len"], arrays["ep_offset"], train_ids)
     shard = train_ids[rt.rank :: rt.world_size] if rt.distributed else train_ids

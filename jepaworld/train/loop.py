@@ -13,23 +13,28 @@ import contextlib
 import csv
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from jepaworld.config import Config, save_config
+from jepaworld.config import Config, ConfigError, from_dict, save_config, to_dict
+from jepaworld.config import validate as validate_config
+from jepaworld.errors import JepaworldError
 from jepaworld.model import SIGReg, WorldModel
-from jepaworld.train import checkpoint as ckpt_io
+from jepaworld.run import checkpoint as ckpt_io
 from jepaworld.train.data import TrainData, build_data
 from jepaworld.train.diagnostics import embedding_stats
 from jepaworld.train.distributed import Runtime, mean_across_ranks, setup, teardown
+from jepaworld.train.interrupt import StopOnSignal, TrainingInterrupted
 from jepaworld.train.schedule import lr_at
 
 log = logging.getLogger(__name__)
@@ -40,8 +45,17 @@ METRIC_FIELDS = [
 ]  # fmt: skip
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN/inf; the last good checkpoint is kept."""
+# Settings a resumed run may change: how long it trains, where the run folder now is, and where it
+# runs. Every other setting of these sections decides what is trained and must stay as saved.
+RESUME_MAY_CHANGE = frozenset({"train.steps", "train.out", "train.device", "train.threads"})
+# Settings that decide training (the rest of ``data`` only concerns collection; plan/eval only inference).
+TRAINING_KEYS = frozenset(
+    {"data.path", "data.env", "data.frameskip", "data.history", "data.pred", "data.val_fraction", "data.seed"}
+)
+
+
+class TrainingDiverged(JepaworldError):
+    """The loss became NaN/inf; the message names the checkpoint kept (if any) and what to change."""
 
 
 @dataclass
@@ -71,7 +85,7 @@ def _autocast(cfg: Config, device: torch.device) -> contextlib.AbstractContextMa
     if p == "bf16" or (p == "auto" and device.type == "cuda"):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     if p not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"train.precision must be auto, bf16 or fp32, got {p!r}")
+        raise ConfigError(f"train.precision must be one of auto, bf16, fp32, got {p!r}")
     return contextlib.nullcontext()
 
 
@@ -136,39 +150,113 @@ class _MetricsLog:
             self.tb.close()
 
 
+def resume_conflicts(saved: Config, cfg: Config) -> list[tuple[str, Any, Any]]:
+    """``(section.key, saved value, new value)`` for each training setting ``cfg`` changes in a saved run."""
+    a, b = to_dict(saved), to_dict(cfg)
+    out = []
+    for section in ("data", "model", "train"):
+        for key, was in a[section].items():
+            name = f"{section}.{key}"
+            if name in RESUME_MAY_CHANGE or (section == "data" and name not in TRAINING_KEYS):
+                continue
+            now = b[section][key]
+            same = Path(was).resolve() == Path(now).resolve() if name == "data.path" else was == now
+            if not same:
+                out.append((name, was, now))
+    return out
+
+
+def _resume_point(run: Path, cfg: Config) -> tuple[ckpt_io.Checkpoint, dict[str, Any]]:
+    """The checkpoint and training state to continue from; clear errors when there is nothing to do."""
+    ck = ckpt_io.load_checkpoint(run)
+    state = ckpt_io.load_train_state(ck)
+    if state is None:
+        raise ckpt_io.CheckpointError(f"{ck.path} has no training state to resume from; start a new --out")
+    conflicts = resume_conflicts(ck.config, cfg)
+    if conflicts:
+        name, was, now = conflicts[0]
+        raise ConfigError(
+            f"cannot resume {run} with other settings: {name} is {was!r} in the run but {now!r} now; a resumed "
+            "run keeps its settings (only train.steps and the device may change): drop the change, or start "
+            "a new run with another --out"
+        )
+    done = int(state["step"])
+    if done >= cfg.train.steps:
+        raise JepaworldError(
+            f"{run} is already trained: step {done} of train.steps={cfg.train.steps}, nothing to resume; to train "
+            f"longer, pass more steps: `jepaworld train --out {run} --resume --steps N` with N > {done}"
+        )
+    return ck, state
+
+
+def _prepare_run_folder(run: Path) -> None:
+    """Create the run folder and check it is writable, before any data is read."""
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise JepaworldError(f"cannot create the run folder {run} ({e.strerror or e}); choose another --out") from None
+    if not os.access(run, os.W_OK | os.X_OK):
+        raise JepaworldError(
+            f"the run folder {run} is not writable (permission denied); fix its permissions or choose another --out"
+        )
+
+
+def _write_config(cfg: Config, path: Path) -> None:
+    """Save the run's config, leaving the file untouched when it already says the same."""
+    try:
+        same = from_dict(yaml.safe_load(path.read_text()) or {}) == cfg
+    except (OSError, yaml.YAMLError, JepaworldError):
+        same = False
+    if not same:
+        save_config(cfg, path)
+
+
 def train(
     cfg: Config,
     resume: bool = False,
     progress: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Train a world model as configured; ``progress(step, metrics)`` is called after each step."""
-    rt = setup(cfg.train.device)
-    try:
-        return _train(cfg, rt, resume, progress)
-    finally:
-        teardown(rt)
+    """Train a world model as configured; ``progress(step, metrics)`` is called after each step.
+
+    ``resume=True`` continues ``cfg.train.out`` from its newest checkpoint; the settings must be the
+    run's own (see ``RESUME_MAY_CHANGE``), ``train.steps`` may be raised to train longer.
+    Ctrl-C or SIGTERM (main thread) stops after the step in progress, checkpoints the last
+    completed step and raises :class:`TrainingInterrupted` (a ``KeyboardInterrupt``).
+    """
+    validate_config(cfg)
+    with StopOnSignal() as stop:
+        rt = setup(cfg.train.device)
+        try:
+            return _train(cfg, rt, resume, progress, stop)
+        finally:
+            teardown(rt)
 
 
-def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None) -> TrainResult:
+def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, stop: StopOnSignal) -> TrainResult:
     run = Path(cfg.train.out)
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     state = None
     if resume:
-        ck = ckpt_io.load_checkpoint(run)
-        state = ckpt_io.load_train_state(ck)
-        if state is None:
-            raise ckpt_io.CheckpointError(f"{ck.path} has no training state to resume from; start a new --out")
+        ck, state = _resume_point(run, cfg)
     elif (run / "checkpoints" / "latest").exists():
-        raise ValueError(f"{run} already holds a training run; pass --resume to continue it or choose another --out")
+        raise JepaworldError(
+            f"{run} already holds a training run; pass --resume to continue it or choose another --out"
+        )
+    if rt.is_main:
+        _prepare_run_folder(run)
+        removed = ckpt_io.clean_stale(run)
+        if removed:
+            log.warning(
+                "removed %d leftover(s) of an interrupted checkpoint write in %s: %s",
+                len(removed), ckpt_io.checkpoints_dir(run), ", ".join(p.name for p in removed),
+            )  # fmt: skip
 
     torch.manual_seed(cfg.train.seed + rt.rank)
     data: TrainData = build_data(cfg, rt)
     model = build_model(cfg, data.action_dim).to(rt.device)
     sigreg = SIGReg(num_directions=cfg.train.sigreg_directions, knots=cfg.train.sigreg_knots)
-    optimizer = torch.optim.AdamW(
-        _param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr, betas=(0.9, 0.999)
-    )
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr, betas=(0.9, 0.999))
     rng = np.random.default_rng([cfg.train.seed, rt.rank])
     start = 0
     if state is not None:
@@ -188,21 +276,35 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None) ->
         else:  # CPU (gloo): BatchNorm uses each rank's local batch; SIGReg is still global
             net = DistributedDataParallel(model)
     if rt.is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run / "config.yaml")
+        _write_config(cfg, run / "config.yaml")
     metrics_log = _MetricsLog(run, start) if rt.is_main else None
     val_batches = data.val_batches(cfg.train.val_batches, cfg.train.batch_size, rt.device)
     meta = data.meta()
+    saved_step: int | None = start if state is not None else None  # newest checkpoint on disk
 
     def snapshot() -> dict[str, Any]:
         """RNG state after a completed step: what the next step starts from."""
         return {"torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state}
 
     def save(step: int, last: dict[str, float], rng_state: dict[str, Any]) -> None:
-        if not rt.is_main:
+        nonlocal saved_step
+        if not rt.is_main or step == saved_step:
             return
         train_state = {"optimizer": optimizer.state_dict(), "step": step, **rng_state}
-        ckpt_io.save_checkpoint(run, step, model, cfg, {**meta, "metrics": last}, train_state)
+        ckpt_io.save_checkpoint(run, model, cfg, replace(meta, step=step, metrics=dict(last)), train_state)
+        saved_step = step
+
+    def diverged(step: int, loss: float, terms: dict[str, torch.Tensor]) -> TrainingDiverged:
+        kept = (
+            f"the last checkpoint, step {saved_step}, is kept in {ckpt_io.checkpoints_dir(run)}"
+            if saved_step is not None
+            else f"no checkpoint was written yet (one every train.ckpt_every={cfg.train.ckpt_every} steps)"
+        )
+        return TrainingDiverged(
+            f"loss became {loss} at step {step} (pred {terms['pred'].item():.4g}, sigreg "
+            f"{terms['sigreg'].item():.4g}); {kept}. Lower train.lr or raise train.warmup_steps and train "
+            "again with another --out (resuming with the same settings diverges the same way)."
+        )
 
     net.train()
     last: dict[str, float] = {}
@@ -212,47 +314,44 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None) ->
     done_rng = snapshot()
     try:
         for step in range(start + 1, cfg.train.steps + 1):
-            lr = lr_at(step - 1, cfg.train.lr, cfg.train.steps, cfg.train.warmup_steps, cfg.train.min_lr_ratio)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            pixels, actions = data.train.sample(cfg.train.batch_size, rng)
-            pixels, actions = pixels.to(rt.device, non_blocking=True), actions.to(rt.device, non_blocking=True)
-            with _autocast(cfg, rt.device):
-                terms = jepa_loss(net, sigreg, pixels, actions, cfg.train.sigreg_lambda)
-            loss = terms["loss"]
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss.item()} at step {step} (pred {terms['pred'].item():.4g}, "
-                    f"sigreg {terms['sigreg'].item():.4g}); the last good checkpoint in {run}/checkpoints is "
-                    "kept. Lower train.lr or raise train.warmup_steps, then retrain or --resume."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-            optimizer.step()
-            done, done_rng = step, snapshot()
-            n_log += 1
+            with stop.step():  # a signal stops training after this step, not inside it
+                lr = lr_at(step - 1, cfg.train.lr, cfg.train.steps, cfg.train.warmup_steps, cfg.train.min_lr_ratio)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                pixels, actions = data.train.sample(cfg.train.batch_size, rng)
+                pixels, actions = pixels.to(rt.device, non_blocking=True), actions.to(rt.device, non_blocking=True)
+                with _autocast(cfg, rt.device):
+                    terms = jepa_loss(net, sigreg, pixels, actions, cfg.train.sigreg_lambda)
+                loss = terms["loss"]
+                if not torch.isfinite(loss):
+                    raise diverged(step, loss.item(), terms)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+                optimizer.step()
+                done, done_rng = step, snapshot()
+                n_log += 1
 
-            last = {"step": step, "lr": lr, "loss": loss.item(), "pred": terms["pred"].item(),
-                    "sigreg": terms["sigreg"].item(), "grad_norm": float(grad_norm)}  # fmt: skip
-            if step % cfg.train.log_every == 0 or step == cfg.train.steps:
-                now = time.perf_counter()
-                last["samples_per_s"] = n_log * cfg.train.batch_size * rt.world_size / max(now - t_log, 1e-9)
-                t_log, n_log = now, 0
-                last.update(embedding_stats(terms["z"]))
-                if step % cfg.train.val_every == 0 or step == cfg.train.steps:
-                    last.update({k: mean_across_ranks(v, rt) for k, v in validate(model, val_batches).items()})
-                last["elapsed_s"] = now - t_start
-                if metrics_log is not None:
-                    metrics_log.write({k: last.get(k, math.nan) for k in METRIC_FIELDS})
-            if progress is not None and rt.is_main:
-                progress(step, last)
-            if step % cfg.train.ckpt_every == 0 and step != cfg.train.steps:
-                save(step, last, done_rng)
+                last = {"step": step, "lr": lr, "loss": loss.item(), "pred": terms["pred"].item(),
+                        "sigreg": terms["sigreg"].item(), "grad_norm": float(grad_norm)}  # fmt: skip
+                if step % cfg.train.log_every == 0 or step == cfg.train.steps:
+                    now = time.perf_counter()
+                    last["samples_per_s"] = n_log * cfg.train.batch_size * rt.world_size / max(now - t_log, 1e-9)
+                    t_log, n_log = now, 0
+                    last.update(embedding_stats(terms["z"]))
+                    if step % cfg.train.val_every == 0 or step == cfg.train.steps:
+                        last.update({k: mean_across_ranks(v, rt) for k, v in validate(model, val_batches).items()})
+                    last["elapsed_s"] = now - t_start
+                    if metrics_log is not None:
+                        metrics_log.write({k: last.get(k, math.nan) for k in METRIC_FIELDS})
+                if progress is not None and rt.is_main:
+                    progress(step, last)
+                if step % cfg.train.ckpt_every == 0 and step != cfg.train.steps:
+                    save(step, last, done_rng)
         if "val_pred" not in last:
             last.update(validate(model, val_batches))
         save(done, last, done_rng)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM (TrainingInterrupted), or a progress callback stopping
         if done > start:
             save(done, last, done_rng)
         raise
@@ -264,3 +363,14 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None) ->
 
         plot_training(run / "metrics.csv", run / "plots" / "loss.png")
     return TrainResult(run=run, step=step, last=last, wall_s=time.perf_counter() - t_start)
+
+
+__all__ = [
+    "RESUME_MAY_CHANGE",
+    "TrainResult",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "build_model",
+    "resume_conflicts",
+    "train",
+]
