@@ -8,6 +8,8 @@ from jepaworld.envs.tworoom import TwoRoomEnv, cross_wall, is_success, same_room
 
 if "jepaworld/TwoRoom-v0" not in gym.registry:
     gym.register(id="jepaworld/TwoRoom-v0", entry_point="jepaworld.envs.tworoom:TwoRoomEnv")
+if "jepaworld/PushT-v0" not in gym.registry:  # pymunk is imported only when the env is built
+    gym.register(id="jepaworld/PushT-v0", entry_point="jepaworld.envs.pusht:PushTEnv")
 
 __all__ = [
     "EnvSpec",
