@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import matplotlib
 
@@ -61,9 +60,8 @@ def main() -> None:
         for samples, iters in parse_grid(args.grid):
             plan = replace(cfg.plan, planner=planner, samples=samples, iterations=iters,
                            elites=max(3, samples // 10))  # fmt: skip
-            with TemporaryDirectory() as tmp:
-                report = evaluate(wm, plan, ev, Path(tmp), baselines=False)
-            s = report["summary"][f"{planner} (world model)"]
+            result = evaluate(wm, plan, ev, baselines=False)  # nothing written: no temporary folder
+            s = asdict(result.summary[result.planner])
             per_env = s["plan_time_median_s"] / s["envs_per_plan"]
             rows.append({"planner": planner, "samples": samples, "iterations": iters, **s, "s_per_env": per_env})
             lo, hi = s["ci95"]
@@ -86,7 +84,7 @@ def main() -> None:
     ax.set_xlabel("samples x iterations per plan")
     ax.set_ylabel("success (%)")
     ax.set_title(
-        f"Two-Room, goal +{ev.goal_offset} ({ev.subset}), {args.episodes} episodes;"
+        f"{wm.meta.env}, goal +{ev.goal_offset} ({ev.subset}), {args.episodes} episodes;"
         f" re-plan every {cfg.plan.receding} blocks, {cfg.plan.cost} cost"
     )
     ax.legend()

@@ -25,9 +25,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from jepaworld.config import PlanConfig, load_config
+from jepaworld.config.planners import apply_planner_preset
 from jepaworld.model import WorldModel
-from jepaworld.plan import cem
-from jepaworld.plan.presets import apply_preset
+from jepaworld.plan import PlanProblem, cem
 
 A, FS, H = 2, 5, 5
 
@@ -54,7 +54,7 @@ def plan_once(wm: WorldModel, history: int, plan: PlanConfig, envs: int, referen
         times: list[float] = []
         while not times or (len(times) < 3 and sum(times) < 10.0):  # plans under ~5 s: best of up to 3
             t0 = time.perf_counter()
-            cem(cost_fn, envs, H, FS, A, plan, generator=g)
+            cem(cost_fn, PlanProblem(envs, H, FS, A), plan, generator=g)
             times.append(time.perf_counter() - t0)
         return min(times), flops
 
@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run, not the reported figure)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    published = apply_preset(PlanConfig(), "published")
+    published = apply_planner_preset(PlanConfig(), "published")
     demo = load_config("cpu").plan
     if args.quick:
         published, demo = replace(published, iterations=3), replace(demo, iterations=1)

@@ -194,7 +194,7 @@ def test_gymnasium_plugin(tmp_path):
     from jepaworld.envs import get_spec, make
 
     spec = get_spec("gymnasium:TestBlink-v0")
-    assert spec.action_dim == 2 and spec.state_dim == 3 and spec.heuristic is None
+    assert spec.action_dim == 2 and spec.heuristic is None
     env = make("gymnasium:TestBlink-v0", resolution=8)
     obs, info = env.reset(seed=0)
     assert obs.shape == (8, 8, 3) and obs.dtype == np.uint8 and info["state"].shape == (3,)
@@ -208,3 +208,18 @@ def test_gymnasium_plugin(tmp_path):
         np.testing.assert_array_equal(f.state[7], [7, f.state[7][1], 0])
     with pytest.raises(ValueError, match="unknown Gymnasium id"):
         get_spec("gymnasium:NoSuch-v9")
+
+
+def test_data_of_other_dynamics_is_refused(tmp_path):
+    """A Two-Room file collected before the reference collision rule cannot train or evaluate silently."""
+    from jepaworld.envs import get_spec
+
+    out = collect(cfg(episodes=2, max_steps=5, resolution=16), tmp_path / "t.h5").path
+    dynamics = get_spec("tworoom").dynamics
+    with EpisodeFile(out) as f:
+        assert f.attrs["dynamics"] == dynamics
+        check_compatible(f, env="tworoom", dynamics=dynamics)
+    with h5py.File(out, "a") as h:
+        del h.attrs["dynamics"]  # as written by earlier versions
+    with EpisodeFile(out) as f, pytest.raises(DataError, match="collect it again"):
+        check_compatible(f, env="tworoom", dynamics=dynamics)

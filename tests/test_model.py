@@ -45,7 +45,7 @@ def make_model(history: int = 2, **kw) -> WorldModel:
 # ----------------------------------------------------------------------------------- encoders
 def test_cnn_shape():
     assert CNN([8, 16, 32], 24)(torch.randn(5, 3, 64, 64)).shape == (5, 24)
-    assert CNN([8, 16], 24, image_size=32, norm="group")(torch.randn(5, 3, 32, 32)).shape == (5, 24)
+    assert CNN([8, 16], 24, image_size=32)(torch.randn(5, 3, 32, 32)).shape == (5, 24)
     assert CNN([8, 16], 24, image_size=32, pool="mean")(torch.randn(5, 3, 40, 40)).shape == (5, 24)
     with pytest.raises(ValueError, match="32-px"):
         CNN([8, 16], 24, image_size=32)(torch.randn(5, 3, 40, 40))

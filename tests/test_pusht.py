@@ -211,3 +211,17 @@ def test_expert_moves_the_block_in_most_episodes():
             count += moved(before, info["state"])
         fractions.append(count / 100)
     assert np.mean(fractions) >= 1 / 3 and min(fractions) > 0.15
+
+
+def test_agent_to_goal_baseline_reaches_the_goal_agent_position():
+    from jepaworld.envs.pusht_expert import agent_to_goal
+
+    env = pt.PushTEnv(resolution=16)
+    env.reset(seed=0)
+    state = env.get_state()
+    goal = state.copy()
+    goal[:2] = [400.0, 100.0] if state[0] < 256 else [100.0, 100.0]
+    for _ in range(30):
+        env.step(agent_to_goal(env.get_state(), goal))
+    # the block may stand in the way; the agent must at least get much closer
+    assert np.linalg.norm(env.get_state()[:2] - goal[:2]) < 0.5 * np.linalg.norm(state[:2] - goal[:2])

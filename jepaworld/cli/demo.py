@@ -1,4 +1,5 @@
-"""``jepaworld demo``: collect -> train -> plan -> report on Two-Room, on a CPU, in minutes.
+"""``jepaworld demo``: collect -> train -> plan -> report, on a CPU: Two-Room in minutes (``make demo``),
+Push-T (``--env pusht``, the ``pusht-cpu`` preset) in under an hour.
 
 Each stage is skipped when its output is already complete, so re-running resumes.
 """
@@ -6,6 +7,7 @@ Each stage is skipped when its output is already complete, so re-running resumes
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,21 +15,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jepaworld.cli.errors import user_errors
+from jepaworld.cli.errors import UserError, user_errors
 from jepaworld.cli.train import SetOpt
-from jepaworld.config import load_config
+from jepaworld.config import load_config, validate
 
 console = Console()
 
 
 def demo(
-    out: Annotated[str, typer.Option(help="Folder for the data, the run and the report.")] = "runs/demo",
-    episodes: Annotated[int, typer.Option(help="Episodes to collect.")] = 1000,
-    steps: Annotated[int | None, typer.Option(help="Training steps (default: the cpu preset's).")] = None,
+    env: Annotated[str, typer.Option(help="tworoom (preset cpu) or pusht (preset pusht-cpu).")] = "tworoom",
+    out: Annotated[str | None, typer.Option(help="Folder for the data, the run and the report.")] = None,
+    episodes: Annotated[int | None, typer.Option(help="Episodes to collect (default: the preset's).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: the preset's).")] = None,
     eval_episodes: Annotated[int, typer.Option(help="Evaluation episodes.")] = 50,
     set_: SetOpt = None,
 ) -> None:
-    """Run the whole loop on Two-Room with the CPU preset and write an HTML report."""
+    """Run the whole loop (collect, train, plan and evaluate) with the env's CPU preset; write an HTML report."""
     from jepaworld.cli.collect import run_collect
     from jepaworld.cli.eval import run_eval, summary_table
     from jepaworld.cli.train import run_training
@@ -35,13 +38,19 @@ def demo(
 
     t0 = time.perf_counter()
     with user_errors():
-        root = Path(out)
-        cfg = load_config("cpu", set_)
-        cfg.data.path = str(root / "data" / "tworoom.h5")
-        cfg.data.episodes = episodes
+        presets = {"tworoom": "cpu", "pusht": "pusht-cpu"}
+        if env not in presets:
+            raise UserError(f"demo --env must be one of {', '.join(presets)}, got {env!r}")
+        root = Path(out or ("runs/demo" if env == "tworoom" else f"runs/demo-{env}"))
+        cfg = load_config(presets[env], set_)
+        cfg.data.path = str(root / "data" / f"{env}.h5")
+        if episodes is not None:
+            cfg.data.episodes = episodes
         cfg.train.out = str(root / "run")
         if steps is not None:
             cfg.train.steps = steps
+        cfg.eval.episodes = eval_episodes
+        validate(cfg)
 
         console.rule("[bold]1/3 collect")
         if Path(cfg.data.path).exists():
@@ -59,13 +68,17 @@ def demo(
         if done_step >= cfg.train.steps:
             console.print(f"reusing {cfg.train.out} (step {done_step})")
         else:
-            train_last = run_training(cfg, resume=done_step > 0)
+            try:
+                train_last = run_training(cfg, resume=done_step > 0)
+            except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the last step is checkpointed
+                signum = getattr(e, "signum", signal.SIGINT)
+                console.print(f"\ninterrupted ({signal.Signals(signum).name}); run the same command to resume")
+                raise typer.Exit(128 + signum) from None
 
         console.rule("[bold]3/3 plan and evaluate")
         import jepaworld
 
         model = jepaworld.load(cfg.train.out)
-        cfg.eval.episodes = eval_episodes
         eval_dir = root / "run" / "eval" / "published-protocol"
         if (eval_dir / "results.json").exists():
             console.print(f"reusing {eval_dir}")

@@ -18,13 +18,20 @@ from jepaworld.config import update
 console = Console()
 
 
+def plan_description(plan: dict[str, Any]) -> str:
+    """The planner line of a results.json ``plan`` entry (also of files written before it had one)."""
+    from jepaworld.config import from_dict
+
+    return plan.get("description") or from_dict({"plan": {k: v for k, v in plan.items()}}).plan.describe()
+
+
 def summary_table(report: dict[str, Any]) -> Table:
     """The success table of a ``results.json`` dict: every method beside the protocol and planner."""
     p = report["protocol"]
     redrawn = p.get("redrawn", 0)
     t = Table(
         title=f"{p['env']}: {p['description']} ({p['episodes']} episodes, seed {p['seed']})",
-        caption=f"planner: {report['plan']['description']}\n{redrawn} drawn starts already at the goal were redrawn",
+        caption=f"planner: {plan_description(report['plan'])}\n{redrawn} drawn starts already at the goal were redrawn",
     )
     for col in ("method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"):
         t.add_column(col, justify="right" if col != "method" else "left")

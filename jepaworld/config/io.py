@@ -119,6 +119,10 @@ def read_preset(preset: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of section: {{key: value}}")
+    if isinstance(values.get("plan"), str):  # `plan: NAME` names a planner preset (presets/plan/NAME.yaml)
+        from jepaworld.config.planners import planner_preset
+
+        values["plan"] = planner_preset(values["plan"])
     return values
 
 

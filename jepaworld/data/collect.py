@@ -336,6 +336,7 @@ def collect(
         "noise": cfg.noise,
         "max_steps": cfg.max_steps,
         "version": _version(),
+        "dynamics": get_spec(cfg.env).dynamics or "",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": json.dumps(dataclasses.asdict(cfg)),
     }

@@ -240,13 +240,22 @@ class EpisodeFile:
         return f"EpisodeFile({str(self.path)!r}, episodes={self.n_episodes}, frames={self.n_frames})"
 
 
-def check_compatible(file: EpisodeFile, env: str | None = None, resolution: int | None = None) -> None:
-    """Raise :class:`DataError` naming both sides when ``file`` is of another env or resolution.
+def check_compatible(
+    file: EpisodeFile, env: str | None = None, resolution: int | None = None, dynamics: str | None = None
+) -> None:
+    """Raise :class:`DataError` naming both sides when ``file`` is of another env, resolution or dynamics.
 
     A file without an ``env`` attribute (stable-worldmodel's writer may not set one) is taken to be
-    of ``env``, with a logged warning that this could not be checked.
+    of ``env``, with a logged warning that this could not be checked. ``dynamics``: the env's
+    current dynamics version (``EnvSpec.dynamics``); a jepaworld file collected under another one
+    (e.g. Two-Room before it followed the reference collision rule) is refused.
     """
     attrs = file.attrs
+    if dynamics is not None and "version" in attrs and attrs.get("dynamics") != dynamics:
+        raise DataError(
+            f"{file.path} was collected with other {env} dynamics ({attrs.get('dynamics') or 'an earlier version'}; "
+            f"now {dynamics}): its episodes would not match the environment; collect it again"
+        )
     if env is not None and "env" not in attrs:
         log.warning("%s records no env; assuming it holds %r episodes (could not be checked)", file.path, env)
     elif env is not None and attrs["env"] != env:

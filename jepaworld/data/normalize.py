@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from jepaworld.errors import JepaworldError
+
 EPS = 1e-6
 
 
@@ -26,7 +28,7 @@ class Normalizer:
         """Statistics over the rows of ``episode_ids``; each episode's zero-padded last action is left out."""
         ids = np.asarray(episode_ids, np.int64)
         if len(ids) == 0:
-            raise ValueError("Normalizer.fit needs at least one episode")
+            raise JepaworldError("Normalizer.fit needs at least one episode")
         lens, offs = np.asarray(ep_len)[ids], np.asarray(ep_offset)[ids]
         rows = _rows(offs, np.maximum(lens - 1, 0))
         if len(rows) == 0:  # only 1-row episodes: no real actions
@@ -72,7 +74,7 @@ def _rows(offs: np.ndarray, lens: np.ndarray) -> np.ndarray:
 def _affine(x, mean: np.ndarray, std: np.ndarray, inverse: bool):
     d = len(mean)
     if x.shape[-1] % d:
-        raise ValueError(f"last dim {x.shape[-1]} is not a multiple of the action dim {d}")
+        raise JepaworldError(f"last dim {x.shape[-1]} is not a multiple of the action dim {d}")
     reps = x.shape[-1] // d
     m, s = np.tile(mean, reps), np.tile(std, reps)
     if not isinstance(x, np.ndarray):  # a torch tensor
@@ -89,7 +91,7 @@ def split_episodes(n_episodes: int, val_fraction: float, seed: int = 0) -> tuple
     """Deterministic random split: ``(train_ids, val_ids)``, both sorted int64; at least one of each
     when ``0 < val_fraction`` and ``n_episodes >= 2``."""
     if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise JepaworldError(f"val_fraction must be in [0, 1), got {val_fraction}")
     perm = np.random.default_rng(seed).permutation(n_episodes)
     n_val = (
         0

@@ -16,6 +16,7 @@ import torch
 
 from jepaworld.data.episodes import DataError, EpisodeFile
 from jepaworld.data.normalize import Normalizer
+from jepaworld.errors import JepaworldError
 
 
 class WindowSampler:
@@ -38,7 +39,7 @@ class WindowSampler:
         in_memory: bool = True,
     ):
         if history < 1 or pred < 0 or frameskip < 1:
-            raise ValueError(
+            raise JepaworldError(
                 f"need history >= 1, pred >= 0, frameskip >= 1; got {history}, {pred}, {frameskip}"
             )
         if isinstance(source, (str, os.PathLike)):
@@ -49,7 +50,7 @@ class WindowSampler:
         ep_offset = np.asarray(arrays["ep_offset"], np.int64)
         ids = np.asarray(episode_ids, np.int64)
         if len(ids) and (ids.min() < 0 or ids.max() >= len(ep_len)):
-            raise ValueError(
+            raise JepaworldError(
                 f"episode ids must be in [0, {len(ep_len)}), got range [{ids.min()}, {ids.max()}]"
             )
         span = (self.T - 1) * frameskip
@@ -81,7 +82,7 @@ class WindowSampler:
                 pixels = source.load_pixels()
             self._pixels = np.ascontiguousarray(np.asarray(pixels)[self._source_rows])
         elif self._file is None:
-            raise ValueError("in_memory=False needs an EpisodeFile or a path, not arrays")
+            raise JepaworldError("in_memory=False needs an EpisodeFile or a path, not arrays")
         else:
             self._pixels = None
 

@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 
 from jepaworld.envs import tworoom as tr
+from jepaworld.errors import JepaworldError
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -73,7 +74,7 @@ def random_policy(env: gym.Env, rng: np.random.Generator, noise: float = 0.0) ->
     """Uniformly random actions from ``env.action_space`` drawn with ``rng`` (``noise`` unused)."""
     space = env.action_space
     if not isinstance(space, gym.spaces.Box):
-        raise ValueError(f"random policy needs a Box action space, got {space}")
+        raise JepaworldError(f"random policy needs a Box action space, got {space}")
     low = np.where(np.isfinite(space.low), space.low, -1.0).astype(np.float32)
     high = np.where(np.isfinite(space.high), space.high, 1.0).astype(np.float32)
 

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from jepaworld.envs.goal import require_goal_env
+from jepaworld.errors import JepaworldError
 
 
 def area_weights(n_in: int, n_out: int) -> np.ndarray:
@@ -31,7 +32,7 @@ def flat_dim(space: gym.Space) -> int:
         return int(space.n)
     if isinstance(space, gym.spaces.Box):
         return int(np.prod(space.shape))
-    raise ValueError(f"unsupported space {space}: expected Box or Discrete")
+    raise JepaworldError(f"unsupported space {space}: expected Box or Discrete")
 
 
 class PixelEnv(gym.Env):
@@ -41,7 +42,7 @@ class PixelEnv(gym.Env):
 
     def __init__(self, inner: gym.Env, resolution: int = 64):
         if inner.render_mode != "rgb_array":
-            raise ValueError(f"{inner.spec.id if inner.spec else inner}: needs render_mode='rgb_array'")
+            raise JepaworldError(f"{inner.spec.id if inner.spec else inner}: needs render_mode='rgb_array'")
         self.inner = inner
         self.resolution = int(resolution)
         self.render_mode = "rgb_array"
@@ -52,7 +53,7 @@ class PixelEnv(gym.Env):
         elif isinstance(inner.action_space, gym.spaces.Box):
             self.action_space = inner.action_space
         else:
-            raise ValueError(f"unsupported action space {inner.action_space}: expected Box or Discrete")
+            raise JepaworldError(f"unsupported action space {inner.action_space}: expected Box or Discrete")
         self._obs_dim = flat_dim(inner.observation_space)
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
         self._state = np.zeros(0, np.float32)
@@ -63,7 +64,7 @@ class PixelEnv(gym.Env):
     def _resize(self, frame: np.ndarray) -> np.ndarray:
         """An RGB(A) frame (h, w, 3+) of any size -> uint8 (res, res, 3), box-filtered."""
         if frame.ndim != 3 or frame.shape[2] < 3:
-            raise ValueError(f"render() must return an RGB frame (H, W, 3), got shape {frame.shape}")
+            raise JepaworldError(f"render() must return an RGB frame (H, W, 3), got shape {frame.shape}")
         frame = frame[..., :3]
         h, w = frame.shape[:2]
         res = self.resolution

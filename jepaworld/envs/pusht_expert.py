@@ -249,3 +249,14 @@ class PushTExpert:
 def pusht_expert(env: gym.Env, rng: np.random.Generator, noise: float = 0.3) -> PushTExpert:
     """Policy factory for Push-T's scripted expert (``env`` unused)."""
     return PushTExpert(rng, noise)
+
+
+def agent_to_goal(state: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """Baseline: move the agent straight toward the goal's agent position, ignoring the block.
+
+    ``state``, ``goal``: Push-T states (agent x, y first). Returns the relative action (2,) in [-1, 1]
+    that aims at the goal agent position (the PD controller lands on it when it is within reach).
+    """
+    delta = (np.asarray(goal[:2], np.float32) - np.asarray(state[:2], np.float32)) / pt.ACTION_SCALE
+    peak = max(float(np.abs(delta).max()), 1.0)  # keep the direction when clipping
+    return (delta / peak).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Environments by name: ``"tworoom"`` or ``"gymnasium:ID"`` for any Gymnasium env.
+"""Environments by name: ``"tworoom"``, ``"pusht"`` or ``"gymnasium:ID"`` for any Gymnasium env.
 
 ``gymnasium:ID`` needs ``ID`` registered with Gymnasium; ``gymnasium:package.module:ID`` imports
 ``package.module`` first (where your ``gymnasium.register`` call lives), so the command line can
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from jepaworld.envs import experts, tworoom
+from jepaworld.envs import experts, pusht, pusht_expert, tworoom
 from jepaworld.envs.pixels import PixelEnv, flat_dim
 from jepaworld.errors import JepaworldError
 
@@ -42,6 +42,7 @@ class EnvSpec:
     action_high: np.ndarray
     heuristic: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (state, goal) -> action
     cross_wall: Callable[[np.ndarray, np.ndarray], bool] | None = None  # goal in another room (Two-Room)
+    dynamics: str | None = None  # version of the env's dynamics; data collected under another is refused
 
 
 _BUILTIN = {
@@ -54,6 +55,17 @@ _BUILTIN = {
         action_high=np.ones(2, np.float32),
         heuristic=experts.heuristic,
         cross_wall=tworoom.cross_wall,
+        dynamics=tworoom.DYNAMICS,
+    ),
+    "pusht": EnvSpec(
+        name="pusht",
+        gym_id="jepaworld/PushT-v0",
+        action_dim=2,
+        make_policy=pusht_expert.pusht_expert,
+        action_low=-np.ones(2, np.float32),
+        action_high=np.ones(2, np.float32),
+        heuristic=pusht_expert.agent_to_goal,
+        dynamics=pusht.DYNAMICS,
     ),
 }
 
@@ -100,6 +112,8 @@ def make(name: str, resolution: int = 64, **kwargs) -> gym.Env:
     """A Gymnasium env whose observations are ``uint8 (resolution, resolution, 3)`` frames."""
     if name == "tworoom":
         return tworoom.TwoRoomEnv(resolution=resolution, **kwargs)
+    if name == "pusht":
+        return pusht.PushTEnv(resolution=resolution, **kwargs)
     if name.startswith(GYM_PREFIX):
         inner = gym.make(_gym_id(name), render_mode="rgb_array", **kwargs)
         return PixelEnv(inner, resolution)

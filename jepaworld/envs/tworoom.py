@@ -1,6 +1,6 @@
 """Two-Room: a point agent in a square room split by a wall with one door (pure numpy).
 
-Geometry on a 224-px canvas (SPEC, "Environment facts"): border 14, a vertical wall of thickness 10
+Geometry on a 224-px canvas (that of the reference environment): border 14, a vertical wall of thickness 10
 centred at x = 112 with one door centred at y = 49 (half-size 14), agent radius 7, speed 5 px per
 step. Frames render at any square resolution by scaling that geometry; the agent is a red
 Gaussian blob. State = agent centre ``(x, y)`` in canvas pixels, float32.
@@ -30,6 +30,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from jepaworld.errors import JepaworldError
+
+DYNAMICS = "reference-door-band"  # recorded in collected files; older Two-Room data is refused
 CANVAS = 224
 BORDER = 14
 WALL_X = 112.0
@@ -119,7 +122,7 @@ class TwoRoomEnv(gym.Env):
 
     def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array"):
         if resolution < 8:
-            raise ValueError(f"resolution must be >= 8 pixels, got {resolution}")
+            raise JepaworldError(f"resolution must be >= 8 pixels, got {resolution}")
         self.resolution = int(resolution)
         self.render_mode = render_mode
         self.observation_space = gym.spaces.Box(0, 255, (resolution, resolution, 3), np.uint8)
@@ -160,7 +163,7 @@ class TwoRoomEnv(gym.Env):
     def step(self, action):
         a = np.clip(np.asarray(action, np.float32).reshape(2), -1.0, 1.0)
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"action must be finite, got {action!r}")
+            raise JepaworldError(f"action must be finite, got {action!r}")
         x, y = move(float(self._state[0]), float(self._state[1]), float(a[0]) * SPEED, float(a[1]) * SPEED)
         self._state = np.array([x, y], np.float32)
         return self.render(), 0.0, False, False, self._info()
@@ -205,9 +208,9 @@ class TwoRoomEnv(gym.Env):
     def _checked(self, state) -> np.ndarray:
         s = np.asarray(state, np.float32).reshape(-1)
         if s.shape != (2,) or not np.all(np.isfinite(s)):
-            raise ValueError(f"Two-Room state must be 2 finite numbers (x, y), got {state!r}")
+            raise JepaworldError(f"Two-Room state must be 2 finite numbers (x, y), got {state!r}")
         if not is_free(float(s[0]), float(s[1])):
-            raise ValueError(
+            raise JepaworldError(
                 f"Two-Room state {s.tolist()} overlaps a wall; valid x in [{LO}, {BAND_LO}] or "
                 f"[{BAND_HI}, {HI}] (x in between only for y in the door band "
                 f"[{DOOR_BAND_LO}, {DOOR_BAND_HI}]), y in [{LO}, {HI}]"

@@ -114,6 +114,7 @@ def subset_filter(spec: EnvSpec, subset: str) -> StatePredicate | None:
 def held_out_episodes(model: Any, data_path: str | None) -> tuple[EpisodeFile, list[int], str]:
     """The run's held-out episodes, or every episode of a separate file; and how to name them."""
     meta = model.meta
+    dynamics = get_spec(meta.env).dynamics
     if data_path is None:
         if not Path(meta.data_path).exists():
             raise JepaworldError(
@@ -121,10 +122,12 @@ def held_out_episodes(model: Any, data_path: str | None) -> tuple[EpisodeFile, l
             )
         if not meta.held_out:
             raise JepaworldError("the run holds out no episodes (data.val_fraction=0); pass --data FILE")
-        return EpisodeFile(meta.data_path), list(meta.held_out), f"validation episodes of {meta.data_path}"
+        f = EpisodeFile(meta.data_path)
+        check_compatible(f, env=meta.env, dynamics=dynamics)
+        return f, list(meta.held_out), f"validation episodes of {meta.data_path}"
     f = EpisodeFile(data_path)
     f.validate()
-    check_compatible(f, env=meta.env, resolution=meta.resolution)
+    check_compatible(f, env=meta.env, resolution=meta.resolution, dynamics=dynamics)
     return f, list(range(f.n_episodes)), data_path
 
 
@@ -136,7 +139,7 @@ def baseline_policies(spec: EnvSpec) -> dict[str, GoalPolicy]:
         return rng.uniform(low, high).astype(np.float32)
 
     policies: dict[str, GoalPolicy] = {"random actions": random_policy}
-    if spec.heuristic is not None:
+    if spec.heuristic is not None:  # Two-Room: the agent to the goal; Push-T: the agent only, ignoring the block
         heuristic = spec.heuristic
         policies["straight-to-goal heuristic"] = lambda s, g, rng: heuristic(s, g)
     return policies

@@ -25,7 +25,8 @@ def plot_eval(report: dict[str, Any], out_png: str | Path) -> Path:
     axes[0].set_xticks(range(len(names)), names, rotation=10)
     axes[0].set_ylim(0, 112)
     axes[0].set_ylabel("success rate (%)")
-    axes[0].set_title(f"{report['protocol']['description']}\nplanner: {report['plan']['description']}", fontsize=8)
+    planner = report["plan"].get("description", "")
+    axes[0].set_title(f"{report['protocol']['description']}\nplanner: {planner}", fontsize=8)
     budget = report["protocol"]["budget"]
     for i, name in enumerate(names):
         eps = report["episodes"][name]

@@ -1,11 +1,10 @@
 """Small convolutional encoder for low-resolution frames (the CPU recipe, 64 px).
 
-Each stage halves the resolution: Conv2d(3x3, stride 2) -> BatchNorm2d (or GroupNorm) -> SiLU.
+Each stage halves the resolution: Conv2d(3x3, stride 2) -> BatchNorm2d -> SiLU.
 The last feature map is flattened (``pool="flatten"``, default) or averaged (``pool="mean"``) and a
 Linear layer gives the embedding. Flattening keeps *where* things are: global average pooling
 makes a CNN nearly translation-invariant, and a position-blind encoder gives the planner a latent
-distance that stops growing a few object widths away (measured on Two-Room). BatchNorm is the
-default because it is the fastest on CPU; GroupNorm makes the encoder independent of the batch.
+distance that stops growing a few object widths away (measured on Two-Room).
 """
 
 from __future__ import annotations
@@ -18,17 +17,15 @@ class CNN(nn.Module):
 
     channels: output channels of each stride-2 stage, e.g. [16, 32, 64, 128] (64 px -> 4 px).
     image_size: input side (needed to size the flattening head).
-    norm: "batch" or "group" (8 groups); pool: "flatten" or "mean".
+    pool: "flatten" or "mean".
     """
 
     def __init__(
-        self, channels: list[int], width: int, image_size: int = 64, norm: str = "batch", pool: str = "flatten"
+        self, channels: list[int], width: int, image_size: int = 64, pool: str = "flatten"
     ):
         super().__init__()
         if not channels:
             raise ValueError("cnn_channels must list at least one stage, e.g. [16, 32, 64, 128]")
-        if norm not in ("batch", "group"):
-            raise ValueError(f"CNN norm must be 'batch' or 'group', got {norm!r}")
         if pool not in ("flatten", "mean"):
             raise ValueError(f"CNN pool must be 'flatten' or 'mean', got {pool!r}")
         layers: list[nn.Module] = []
@@ -36,7 +33,7 @@ class CNN(nn.Module):
         for c in channels:
             layers += [
                 nn.Conv2d(c_in, c, kernel_size=3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(c) if norm == "batch" else nn.GroupNorm(min(8, c), c),
+                nn.BatchNorm2d(c),
                 nn.SiLU(),
             ]
             c_in, side = c, (side + 1) // 2

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
-from jepaworld.plan.noise import sample_noise
 from jepaworld.errors import JepaworldError
+from jepaworld.plan.noise import sample_noise
 from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult, call_cost, clip, keep_best
 from jepaworld.plan.registry import register_planner
 

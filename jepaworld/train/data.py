@@ -47,11 +47,22 @@ class TrainData:
         )  # fmt: skip
 
 
+def _dynamics(env: str) -> str | None:
+    """The env's dynamics version, where jepaworld knows the env (``None`` for unregistered ones)."""
+    from jepaworld.envs import get_spec
+    from jepaworld.envs.registry import UnknownEnvError
+
+    try:
+        return get_spec(env).dynamics
+    except UnknownEnvError:
+        return None
+
+
 def build_data(cfg: Config, rt: Runtime) -> TrainData:
     d = cfg.data
     f = EpisodeFile(d.path)
     f.validate()
-    check_compatible(f, env=d.env, resolution=cfg.model.image_size)
+    check_compatible(f, env=d.env, resolution=cfg.model.image_size, dynamics=_dynamics(d.env))
     train_ids, val_ids = split_episodes(f.n_episodes, d.val_fraction, d.seed)
     if len(val_ids) == 0:
         raise DataError(
