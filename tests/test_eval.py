@@ -107,3 +107,28 @@ def test_controller_drives_exactly_like_the_evaluation_loop(tiny_run, receding):
     assert ctrl.plans == -(-steps // (fs * receding))  # one plan every `receding` blocks
     with pytest.raises(ValueError, match="must match the goal"):
         ctrl.act(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_inference_does_not_import_training_code():
+    """load -> plan -> eval reads a run through jepaworld.run only (the run contract)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jepaworld.api, jepaworld.eval, jepaworld.plan, jepaworld.cli.eval; "
+        "bad = sorted(m for m in sys.modules if m.startswith('jepaworld.train')); assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_run_meta_round_trips_and_reads_the_old_layout(tiny_run):
+    from jepaworld.run import RunMeta
+
+    meta = jepaworld.load(tiny_run, device="cpu").meta
+    assert isinstance(meta, RunMeta) and meta.env == "tworoom" and meta.held_out and meta.step == 30
+    assert "torch" in meta.versions and RunMeta.from_dict(meta.to_dict()).to_dict() == meta.to_dict()
+    old = meta.to_dict()
+    old["val_episodes"] = old.pop("held_out")  # checkpoints written before RunMeta
+    assert RunMeta.from_dict(old).held_out == meta.held_out
+    with pytest.raises(ValueError, match="not a jepaworld run record"):
+        RunMeta.from_dict({"env": "tworoom"})

@@ -1,6 +1,6 @@
 """Push-T: push a T-shaped block with a round agent (pymunk >= 7 physics, numpy rendering).
 
-Physics as in gym-pusht and the world-model benchmarks built on it (SPEC, "Environment facts"):
+Physics as in gym-pusht and the world-model benchmarks built on it:
 a 512 x 512 space with four static walls (segments from 5 to 506, radius 2), no gravity; a
 kinematic circular agent (radius 15) driven by a PD controller (kp 100, kv 20) toward a target;
 control at 10 Hz with 10 physics sub-steps of 0.01 s, the PD acceleration recomputed each sub-step.
