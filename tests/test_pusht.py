@@ -225,3 +225,17 @@ def test_agent_to_goal_baseline_reaches_the_goal_agent_position():
         env.step(agent_to_goal(env.get_state(), goal))
     # the block may stand in the way; the agent must at least get much closer
     assert np.linalg.norm(env.get_state()[:2] - goal[:2]) < 0.5 * np.linalg.norm(state[:2] - goal[:2])
+
+
+def test_the_agent_never_passes_through_the_block():
+    """Driving the agent at the block from every side at full speed: the disk may press into the T by a
+    few px (soft contacts), its centre never gets near the inside."""
+    env = pt.PushTEnv(resolution=16)
+    rng = np.random.default_rng(1)
+    for side in range(8):
+        angle = side * math.pi / 4
+        start = [256 + 140 * math.cos(angle), 256 + 140 * math.sin(angle), 256.0, 256.0, float(rng.uniform(0, 6.28))]
+        env.reset(options={"state": start})
+        for _ in range(15):
+            s = env.step(np.clip((env.get_state()[2:4] - env.get_state()[:2]) / 50.0, -1, 1))[4]["state"]
+            assert pt.t_distance(s[None, :2], s[2:5])[0] > pt.AGENT_RADIUS / 2
