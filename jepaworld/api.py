@@ -4,6 +4,7 @@
     wm.meta                                 # RunMeta: env, resolution, frameskip, history, normaliser, ...
     actions = wm.plan(obs, goal_obs)        # raw actions (horizon*frameskip, A) toward the goal
     mpc = wm.controller(goal_obs)           # closed loop: mpc.act(obs) -> the next (frameskip, A) block
+    s = wm.surprise(frames, actions)        # per-step prediction error ||z_hat - z||^2 (jepaworld.science)
 
 Nothing here imports ``jepaworld.train``: a run is read through its contract in ``jepaworld.run``.
 """
@@ -48,6 +49,17 @@ class LoadedWorldModel(WorldModel):
         mpc = self.mpc(plan, seed)
         mpc.reset(goal_obs)
         return mpc
+
+    def surprise(self, frames: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Per-step surprise ||z_hat_t - z_t||^2 of frames (T, H, W, 3) or (B, T, H, W, 3) (uint8) given the raw
+        env actions executed between them, ((T-1)*frameskip, A) or (B, (T-1)*frameskip, A).
+
+        Returns (T-1,) or (B, T-1): entry t-1 is frame t's (``jepaworld.science.surprise``; step by step:
+        ``SurpriseMeter(wm).update(obs, executed_block)``).
+        """
+        from jepaworld.science.surprise import surprise_signal
+
+        return surprise_signal(self, frames, actions)
 
     def mpc(self, plan: PlanConfig | None = None, seed: int = 0) -> LatentMPC:
         """A ``LatentMPC`` for this model with the env's action box (``plan``: the run's config if None)."""

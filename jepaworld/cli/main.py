@@ -9,6 +9,9 @@ import typer
 from jepaworld.cli import collect, data, demo, train
 from jepaworld.cli.errors import set_verbose
 from jepaworld.cli.eval import eval_cmd
+from jepaworld.cli.probe import probe_cmd
+from jepaworld.cli.rollout_error import rollout_error_cmd
+from jepaworld.cli.surprise import surprise_cmd
 
 app = typer.Typer(
     name="jepaworld",
@@ -22,6 +25,9 @@ app.add_typer(data.app, name="data")
 app.command("train")(train.train)
 app.command("eval")(eval_cmd)
 app.command("demo")(demo.demo)
+app.command("rollout-error")(rollout_error_cmd)
+app.command("probe")(probe_cmd)
+app.command("surprise")(surprise_cmd)
 
 
 @app.callback()

@@ -1,0 +1,65 @@
+"""Options and helpers shared by the science commands (``rollout-error``, ``probe``, ``surprise``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from jepaworld.cli.progress import make_progress
+
+RunArg = Annotated[str, typer.Argument(help="Run folder (or checkpoint folder) from `jepaworld train`.")]
+OutOpt = Annotated[str | None, typer.Option(help="Output folder (default: RUN/science/<command>).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the episode, window and frame draws.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto | cpu | cuda")]
+ThreadsOpt = Annotated[int, typer.Option(help="torch CPU threads (0: torch's default; 1 is faster on a busy machine).")]
+DataOpt = Annotated[str | None, typer.Option(help="Held-out episode file (default: the run's held-out episodes).")]
+
+
+def load_model(run: str, device: str, threads: int) -> Any:
+    """``jepaworld.load`` after setting the torch thread count (when asked)."""
+    import torch
+
+    import jepaworld
+    from jepaworld.cli.errors import UserError
+
+    if threads < 0:
+        raise UserError(f"--threads must be >= 0, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+    return jepaworld.load(run, device=device)
+
+
+def out_folder(model: Any, out: str | None, command: str) -> Path:
+    from jepaworld.science.common import default_out
+
+    return Path(out) if out else default_out(model, command)
+
+
+@contextmanager
+def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """A ``(stage, done, total)`` callback drawing one rich progress bar per stage."""
+    with make_progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, info="")
+            progress.update(tasks[stage], completed=done)
+
+        yield update
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    """A number for a table cell: '-' for None/NaN, scientific below 1e-3 (and for big values)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x != 0 and (abs(x) < 10**-digits or abs(x) >= 1e5):
+        return f"{x:.1e}"
+    return f"{x:.{digits}f}"
