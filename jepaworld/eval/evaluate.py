@@ -21,7 +21,7 @@ import numpy as np
 from jepaworld.config import EvalConfig, PlanConfig, atomic_write_text
 from jepaworld.data import EpisodeFile, check_compatible
 from jepaworld.envs import EnvSpec, get_spec, make
-from jepaworld.envs.goal import require_goal_env
+from jepaworld.envs.goal import goal_distance, require_goal_env
 from jepaworld.errors import JepaworldError
 from jepaworld.eval.episodes import EpisodeDraw, StatePredicate, draw_episodes
 from jepaworld.eval.latent_distance import latent_distance_profile
@@ -157,14 +157,10 @@ def evaluate(
     meta = model.meta
     spec = get_spec(meta.env)
     res = meta.resolution
-    probe = make(meta.env, resolution=res)
-    try:
-        require_goal_env(probe, meta.env)
-        solved = probe.is_success
-    finally:
-        probe.close()
+    probe = make(meta.env, resolution=res)  # the success test and goal distance, without stepping
+    require_goal_env(probe, meta.env)
     f, ids, held_out = held_out_episodes(model, data_path)
-    draw = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset), solved=solved)
+    draw = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset), solved=probe.is_success)
     episodes = draw.episodes
     n = max(1, eval_cfg.n_envs)
     batches = [episodes[i : i + n] for i in range(0, len(episodes), n)]
@@ -197,7 +193,9 @@ def evaluate(
     return EvalResult(
         protocol=protocol, plan=plan_cfg, checkpoint=str(getattr(model, "checkpoint_path", "")),
         planner_wall_s=plan_wall, summary=summaries, episodes=per_episode, draw=draw,
-        latent_distance=latent_distance_profile(model, f, ids, seed=eval_cfg.seed),
+        latent_distance=latent_distance_profile(
+            model, f, ids, seed=eval_cfg.seed, distance=lambda a, b: goal_distance(probe, a, b)
+        ),
     )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ a flat landscape for far goals: check this before tuning anything else (README, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,24 @@ from jepaworld.figures import save_figure
 
 @torch.inference_mode()
 def latent_distance_profile(
-    model: Any, file: EpisodeFile, episode_ids: Sequence[int], pairs: int = 600, bins: int = 12, seed: int = 0
-) -> dict[str, list[float]]:
+    model: Any, file: EpisodeFile, episode_ids: Sequence[int], pairs: int = 600, bins: int = 12, seed: int = 0,
+    distance: Callable[[np.ndarray, np.ndarray], float] | None = None,
+) -> dict[str, list[float]]:  # fmt: skip
     """Squared latent distance of random frame pairs, binned by the true state distance.
 
-    Returns bin edges (state units), and per bin the mean and std of ||z_a - z_b||^2 and the count.
+    distance(state_a, state_b): the env's goal distance (what its success test thresholds);
+    Euclidean over the whole state if None. Returns bin edges (state units), and per bin the mean
+    and std of ||z_a - z_b||^2 and the count.
     """
     rng = np.random.default_rng(seed)
     offs, lens = np.asarray(file.ep_offset), np.asarray(file.ep_len)
     rows = np.concatenate([np.arange(offs[e], offs[e] + lens[e]) for e in episode_ids])
     a, b = rng.choice(rows, pairs), rng.choice(rows, pairs)
-    states = file.state[...]
-    d = np.linalg.norm(states[a] - states[b], axis=-1)
+    states = file.require_state("the latent-distance profile")[...]
+    if distance is None:
+        d = np.linalg.norm(states[a] - states[b], axis=-1)
+    else:
+        d = np.array([distance(states[i], states[j]) for i, j in zip(a, b, strict=True)])
     unique, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)  # h5py reads sorted rows
     device = next(model.parameters()).device
     z = model.encode(torch.as_tensor(file.pixels[unique], device=device)[:, None])[:, 0][torch.as_tensor(inverse)]
@@ -50,7 +56,7 @@ def plot_latent_distance(profile: dict[str, list[float]], out_png: str | Path) -
     centres = (e[:-1] + e[1:]) / 2
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.errorbar(centres, profile["mean"], yerr=profile["std"], marker="o", capsize=3)
-    ax.set_xlabel("true distance between states")
+    ax.set_xlabel("true distance between states (the env's goal distance)")
     ax.set_ylabel("||z_a - z_b||^2")
     ax.set_title("latent distance vs true distance (the planner's cost landscape)")
     return save_figure(fig, out)
