@@ -1,5 +1,7 @@
 """The train / eval commands end to end on tiny shapes, and their clear errors."""
 
+import re
+
 from typer.testing import CliRunner
 
 from jepaworld.cli.main import app
@@ -71,7 +73,9 @@ def test_demo_runs_every_stage_then_reuses_them(tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "demo" / "run" / "report.html").exists()
     html = (tmp_path / "demo" / "run" / "report.html").read_text()
-    assert "random actions" in html and "loss.png" in html and ".gif" in html
+    assert "random actions" in html and "training curves (plots/loss.png)" in html and "Rollouts of the planner" in html
+    assert "data:image/png;base64," in html and "data:image/gif;base64," in html
+    assert not re.search(r"""(?:src|href)=["'](?!data:|#)""", html)  # one self-contained file
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert flat(r.output).count("reusing") == 3

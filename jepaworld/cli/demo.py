@@ -30,7 +30,8 @@ def demo(
     eval_episodes: Annotated[int, typer.Option(help="Evaluation episodes.")] = 50,
     set_: SetOpt = None,
 ) -> None:
-    """Run the whole loop (collect, train, plan and evaluate) with the env's CPU preset; write an HTML report."""
+    """Run the whole loop (collect, train, plan and evaluate) with the env's CPU preset; write an HTML report
+    (``jepaworld report``: one self-contained file)."""
     from jepaworld.cli.collect import run_collect
     from jepaworld.cli.eval import run_eval, summary_table
     from jepaworld.cli.train import run_training
@@ -61,15 +62,15 @@ def demo(
         console.rule("[bold]2/3 train")
         from jepaworld.run import load_checkpoint
 
-        done_step, train_last = 0, {}
+        done_step = 0
         if (root / "run" / "checkpoints" / "latest").exists():
             meta = load_checkpoint(root / "run").meta
-            done_step, train_last = meta.step, meta.metrics
+            done_step = meta.step
         if done_step >= cfg.train.steps:
             console.print(f"reusing {cfg.train.out} (step {done_step})")
         else:
             try:
-                train_last = run_training(cfg, resume=done_step > 0)
+                run_training(cfg, resume=done_step > 0)
             except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the last step is checkpointed
                 signum = getattr(e, "signum", signal.SIGINT)
                 console.print(f"\ninterrupted ({signal.Signals(signum).name}); run the same command to resume")
@@ -85,6 +86,6 @@ def demo(
             report = json.loads((eval_dir / "results.json").read_text())
         else:
             report = run_eval(model, cfg.plan, cfg.eval, eval_dir, None, True)
-        page = write_report(root / "run", [eval_dir], train_last)
+        page = write_report(root / "run")
     console.print(summary_table(report))
     console.print(f"[bold green]report:[/] {page}   ({(time.perf_counter() - t0) / 60:.1f} min)")

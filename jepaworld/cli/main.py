@@ -10,7 +10,9 @@ from jepaworld.cli import collect, data, demo, train
 from jepaworld.cli.errors import set_verbose
 from jepaworld.cli.eval import eval_cmd
 from jepaworld.cli.probe import probe_cmd
+from jepaworld.cli.report import report_cmd
 from jepaworld.cli.rollout_error import rollout_error_cmd
+from jepaworld.cli.structure import structure_cmd
 from jepaworld.cli.surprise import surprise_cmd
 
 app = typer.Typer(
@@ -28,6 +30,8 @@ app.command("demo")(demo.demo)
 app.command("rollout-error")(rollout_error_cmd)
 app.command("probe")(probe_cmd)
 app.command("surprise")(surprise_cmd)
+app.command("structure")(structure_cmd)
+app.command("report")(report_cmd)
 
 
 @app.callback()

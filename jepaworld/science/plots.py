@@ -14,10 +14,12 @@ from jepaworld.figures import save_figure
 if TYPE_CHECKING:
     from jepaworld.science.probes import ProbeResult
     from jepaworld.science.rollout_error import RolloutErrorResult
+    from jepaworld.science.structure import StructureResult
     from jepaworld.science.surprise import SurpriseResult
 
 COLOURS = {"world model": "C0", "copy-last": "C1", "linear extrapolation": "C2",
-           "unperturbed": "C7", "teleport": "C3", "recolour": "C4"}  # fmt: skip
+           "unperturbed": "C7", "teleport": "C3", "recolour": "C4",
+           "latent": "C0", "untrained encoder": "C7", "pixels": "C1", "true state": "C2"}  # fmt: skip
 
 
 def plot_rollout_error(result: RolloutErrorResult, out_png: str | Path) -> Path:
@@ -84,4 +86,59 @@ def plot_surprise(result: SurpriseResult, out_png: str | Path) -> Path:
                  fontsize=10)  # fmt: skip
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
+    return save_figure(fig, out_png)
+
+
+def plot_pca(result: StructureResult, out_png: str | Path) -> Path:
+    """The embeddings of held-out frames on their two leading principal components, one panel per state
+    quantity, each frame coloured by that quantity (a cyclic colour map for angles)."""
+    pca = result.pca
+    xy = np.asarray(pca["coords"], np.float64)
+    names = list(pca["columns"])
+    ncol = min(len(names), 3) if len(names) != 4 else 2
+    nrow = math.ceil(len(names) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.9 * ncol, 3.5 * nrow), squeeze=False)
+    ev = pca["explained_variance_ratio"]
+    for ax, name in zip(axes.flat, names, strict=False):
+        cyclic = name in pca["cyclic"]
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=pca["columns"][name], s=5, alpha=0.8, linewidths=0,
+                        cmap="twilight" if cyclic else "viridis", vmin=0 if cyclic else None,
+                        vmax=360 if cyclic else None)  # fmt: skip
+        fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=7)
+        ax.set_title(f"coloured by {name}", fontsize=9)
+        ax.set_xlabel(f"PC1 ({100 * ev[0]:.0f}% of variance)", fontsize=8)
+        ax.set_ylabel(f"PC2 ({100 * ev[1]:.0f}%)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_aspect("equal", adjustable="datalim")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    p = result.protocol
+    fig.suptitle(f"PCA of held-out embeddings ({p['env']}, {p['frames']} frames of {p['episodes']} episodes)",
+                 fontsize=10)  # fmt: skip
+    return save_figure(fig, out_png)
+
+
+def plot_straightening(result: StructureResult, out_png: str | Path) -> Path:
+    """Histogram of the angle between consecutive displacements per space, the mean (curvature) marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    edges = np.asarray(result.hist_edges_deg)
+    centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    for name, s in result.straightening.items():
+        counts = np.asarray(s["hist"], np.float64)
+        if counts.sum() == 0:
+            continue
+        density = counts / counts.sum() / width
+        colour = COLOURS.get(name)
+        ax.step(centres, density, where="mid", color=colour,
+                label=f"{name}: {s['curvature_deg']:.0f}° (mean cos {s['mean_cos']:.2f})")  # fmt: skip
+        ax.fill_between(centres, density, step="mid", alpha=0.12, color=colour)
+        ax.axvline(s["curvature_deg"], color=colour, ls=":", lw=1.2)
+    ax.set_xlim(0, 180)
+    ax.set_xticks(range(0, 181, 30))
+    ax.set_xlabel("angle between consecutive displacements (degrees; 0 = straight)")
+    ax.set_ylabel("density")
+    ax.set_title(f"temporal straightening ({result.protocol['env']}, held-out trajectories; dotted: mean)",
+                 fontsize=10)  # fmt: skip
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return save_figure(fig, out_png)
