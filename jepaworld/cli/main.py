@@ -12,6 +12,7 @@ from jepaworld.cli.eval import eval_cmd
 from jepaworld.cli.probe import probe_cmd
 from jepaworld.cli.report import report_cmd
 from jepaworld.cli.rollout_error import rollout_error_cmd
+from jepaworld.cli.serve import serve_cmd
 from jepaworld.cli.structure import structure_cmd
 from jepaworld.cli.surprise import surprise_cmd
 
@@ -30,6 +31,7 @@ app.command("demo")(demo.demo)
 app.command("rollout-error")(rollout_error_cmd)
 app.command("probe")(probe_cmd)
 app.command("surprise")(surprise_cmd)
+app.command("serve")(serve_cmd)
 app.command("structure")(structure_cmd)
 app.command("report")(report_cmd)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from jepaworld.plan.cem import cem
 from jepaworld.plan.gd import gd
-from jepaworld.plan.mpc import LatentMPC
+from jepaworld.plan.mpc import LatentMPC, act_together
 from jepaworld.plan.mppi import mppi
 from jepaworld.plan.noise import NOISE_MODES, sample_noise
 from jepaworld.plan.problem import Bounds, CostFn, PlanProblem, PlanResult
@@ -30,6 +30,7 @@ __all__ = [
     "PlanProblem",
     "PlanResult",
     "PlannerEntry",
+    "act_together",
     "cem",
     "gd",
     "get_planner",

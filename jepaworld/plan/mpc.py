@@ -11,18 +11,22 @@ The model sees a frame every ``frameskip`` env steps (as in training), keeps the
 embeddings and the blocks executed between them, plans ``cfg.horizon`` blocks toward the goal
 embedding with ``cfg.planner`` every ``cfg.receding`` blocks, warm-starts each plan from the
 shifted previous one, and hands back raw (de-normalised, clipped) actions. Evaluation
-(``jepaworld eval``), the Python API and benchmarks all run this class.
+(``jepaworld eval``), the Python API, the server and benchmarks all run this class;
+``act_together(controllers, frames)`` steps several independent ones (``jepaworld serve``'s
+sessions) with one encoder and one planner call, each exactly as if it were stepped alone.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from jepaworld.config import PlanConfig
 from jepaworld.errors import JepaworldError
+from jepaworld.plan.noise import RowGenerators
 from jepaworld.plan.problem import PlanProblem
 from jepaworld.plan.registry import get_planner, plan
 from jepaworld.plan.warm import shift_plan
@@ -80,6 +84,7 @@ class LatentMPC:
         self._used = 0  # blocks of the current plan handed out
         self._last: np.ndarray | None = None  # (B, fs, A) the block handed out last
         self.plans = 0  # plans made this episode
+        self.last_cost: np.ndarray | None = None  # (B,) the planner's cost of the current plan
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The frame now -> the next block of raw actions: (fs, A), or (B, fs, A) for a batch.
@@ -87,30 +92,22 @@ class LatentMPC:
         Call it once per block, with the frame seen after executing every action of the block it
         returned last; re-plans every ``cfg.receding`` blocks, warm-started.
         """
-        if self.goal_obs is None:
-            raise JepaworldError("call reset(goal_obs) before act(obs)")
-        obs = np.asarray(obs)
-        batch = obs[None] if self.single else obs
-        if batch.shape != self.goal_obs.shape:
-            raise JepaworldError(
-                f"obs {tuple(obs.shape)} must match the goal images "
-                f"{tuple(self.goal_obs.shape[1:] if self.single else self.goal_obs.shape)} given to reset()"
-            )
-        self._observe(batch)
-        if self._plan is None or self._used >= self.every:
-            self._plan = self._replan()
-            self._used = 0
-        fs = self.frameskip
-        self._last = self._plan[:, self._used * fs : (self._used + 1) * fs]
-        self._used += 1
-        return self._last[0] if self.single else self._last
+        return act_together([self], [obs])[0]
 
     def plan_once(self, obs: np.ndarray, goal_obs: np.ndarray) -> np.ndarray:
         """One open-loop plan from a frame toward a goal: raw actions (horizon * fs, A) or (B, ...)."""
         self.reset(goal_obs)
-        self._observe(np.asarray(obs)[None] if self.single else np.asarray(obs))
-        actions = self._replan()
+        _observe_together([self], [self._as_batch(obs)])
+        _replan_together([self])
+        actions, self._plan = self._plan, None  # open loop: a later act() plans again, warm-started
         return actions[0] if self.single else actions
+
+    @property
+    def current_plan(self) -> np.ndarray | None:
+        """Raw actions (horizon * fs, A) (or (B, ...)) of the plan ``act`` hands blocks out of; None before one."""
+        if self._plan is None:
+            return None
+        return self._plan[0] if self.single else self._plan
 
     # ------------------------------------------------------------------------------ internals
     def _check_frames(self, frames: np.ndarray, name: str) -> None:
@@ -128,11 +125,23 @@ class LatentMPC:
         x = torch.as_tensor(np.ascontiguousarray(pixels), device=self.device)
         return self.model.encode(x[:, None])[:, 0]
 
-    def _observe(self, obs: np.ndarray) -> None:
-        """Append the embedding of a new frame (and the block executed before it) to the history."""
-        self._check_frames(obs, "obs")
-        z = self._encode(obs)
-        B = len(obs)
+    def _as_batch(self, obs: np.ndarray) -> np.ndarray:
+        """A frame (or a batch) given to act -> uint8 (B, H, W, 3) matching the goal images."""
+        if self.goal_obs is None:
+            raise JepaworldError("call reset(goal_obs) before act(obs)")
+        obs = np.asarray(obs)
+        batch = obs[None] if self.single else obs
+        if batch.shape != self.goal_obs.shape:
+            raise JepaworldError(
+                f"obs {tuple(obs.shape)} must match the goal images "
+                f"{tuple(self.goal_obs.shape[1:] if self.single else self.goal_obs.shape)} given to reset()"
+            )
+        self._check_frames(batch, "obs")
+        return batch
+
+    def _push(self, z: torch.Tensor) -> None:
+        """Append the embedding z (B, D) of a new frame (and the block executed before it) to the history."""
+        B = len(z)
         if self.z_hist is None:  # the first frame stands in for the past
             self.z_hist = z[:, None].repeat(1, self.history, 1)
             self.hist_blocks = torch.zeros(B, self.history - 1, self.frameskip * self.action_dim, device=self.device)
@@ -143,23 +152,106 @@ class LatentMPC:
             block_t = torch.as_tensor(block, dtype=torch.float32, device=self.device)
             self.hist_blocks = torch.cat([self.hist_blocks[:, 1:], block_t[:, None]], dim=1)
 
-    def _replan(self) -> np.ndarray:
-        """Plan ``horizon`` blocks from the history toward the goal -> raw actions (B, horizon*fs, A)."""
-        cfg, fs, A = self.cfg, self.frameskip, self.action_dim
-        z_hist, z_goal, hist_blocks = self.z_hist, self.z_goal, self.hist_blocks
-        init = None
-        if cfg.warm_start and self._prev is not None and self._used < cfg.horizon:
-            init = shift_plan(self._prev, self._used)
+    def _due(self) -> bool:
+        """Whether the next act must plan (no plan yet, or ``receding`` blocks of it handed out)."""
+        return self._plan is None or self._used >= self.every
 
-        def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-            return self.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
+    def _warm_init(self) -> torch.Tensor | None:
+        """The shifted previous plan (B, horizon, fs*A) to start the next plan from, or None."""
+        if self.cfg.warm_start and self._prev is not None and self._used < self.cfg.horizon:
+            return shift_plan(self._prev, self._used)
+        return None
 
-        problem = PlanProblem(len(z_goal), cfg.horizon, fs, A, bounds=self.bounds, device=self.device)
-        t0 = time.perf_counter()
-        blocks = plan(cost_fn, problem, cfg, init=init, generator=self.generator).actions.detach()
-        self.plan_times.append(time.perf_counter() - t0)
+    def _take_plan(self, blocks: torch.Tensor, cost: torch.Tensor, seconds: float) -> None:
+        """Adopt a new plan: normalised blocks (B, horizon, fs*A) and their cost (B,)."""
+        self.plan_times.append(seconds)
         self.plans += 1
         self._prev = blocks
+        self.last_cost = cost.detach().cpu().numpy()
         B, H = blocks.shape[:2]
-        raw = self.normalizer.denormalize_action(blocks.reshape(B, H * fs, A).cpu().numpy())
-        return np.clip(raw, self.action_low, self.action_high).astype(np.float32)
+        raw = self.normalizer.denormalize_action(blocks.reshape(B, H * self.frameskip, self.action_dim).cpu().numpy())
+        self._plan = np.clip(raw, self.action_low, self.action_high).astype(np.float32)
+        self._used = 0
+
+    def _next_block(self) -> np.ndarray:
+        """Hand out the next block of the current plan: (fs, A) or (B, fs, A)."""
+        fs = self.frameskip
+        self._last = self._plan[:, self._used * fs : (self._used + 1) * fs]
+        self._used += 1
+        return self._last[0] if self.single else self._last
+
+
+def act_together(controllers: Sequence[LatentMPC], frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``[c.act(f) for c, f in zip(controllers, frames)]``, with one encoder call and one planner call.
+
+    The controllers are independent closed loops (each its own goal, history, warm start and noise
+    generator) of one model, one ``PlanConfig`` and one action box; every one that is due to re-plan
+    is planned in the same batched ``plan()`` call, drawing its noise from its own generator
+    (``RowGenerators``). ``mpc.act(obs)`` is ``act_together([mpc], [obs])[0]``.
+    """
+    if not controllers:
+        return []
+    _check_together(controllers)
+    batches = [c._as_batch(f) for c, f in zip(controllers, frames, strict=True)]
+    _observe_together(controllers, batches)
+    _replan_together([c for c in controllers if c._due()])
+    return [c._next_block() for c in controllers]
+
+
+def _check_together(controllers: Sequence[LatentMPC]) -> None:
+    lead = controllers[0]
+    if len({id(c) for c in controllers}) != len(controllers):
+        raise JepaworldError("act_together: a controller appears twice; give each one frame per call")
+    for c in controllers[1:]:
+        if c.model is not lead.model or c.cfg != lead.cfg or not all(
+            torch.equal(a, b) for a, b in zip(c.bounds, lead.bounds, strict=True)
+        ):
+            raise JepaworldError(
+                "act_together plans controllers in one call: they must share the model, the PlanConfig and the "
+                "action box; group them by planner settings"
+            )
+
+
+def _observe_together(controllers: Sequence[LatentMPC], batches: Sequence[np.ndarray]) -> None:
+    """Encode every controller's new frames (B_i, H, W, 3) in one call and append them to its history."""
+    pixels = batches[0] if len(batches) == 1 else np.concatenate(batches)
+    z = controllers[0]._encode(pixels)
+    for c, z_c in zip(controllers, z.split([len(b) for b in batches]), strict=True):
+        c._push(z_c)
+
+
+def _replan_together(controllers: Sequence[LatentMPC]) -> None:
+    """Plan ``horizon`` blocks for every controller toward its goal, in one planner call."""
+    if not controllers:
+        return
+    lead = controllers[0]
+    cfg, fs, A = lead.cfg, lead.frameskip, lead.action_dim
+    sizes = [len(c.z_goal) for c in controllers]
+
+    def rows(tensors: list[torch.Tensor]) -> torch.Tensor:
+        return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+
+    z_hist, z_goal = rows([c.z_hist for c in controllers]), rows([c.z_goal for c in controllers])
+    hist_blocks = rows([c.hist_blocks for c in controllers])
+    inits = [c._warm_init() for c in controllers]
+    init = None
+    if any(i is not None for i in inits):
+        init = rows([
+            i if i is not None else torch.zeros(n, cfg.horizon, fs * A, device=lead.device)
+            for i, n in zip(inits, sizes, strict=True)
+        ])  # fmt: skip
+    generator = (
+        lead.generator if len(controllers) == 1 else RowGenerators(tuple((c.generator, n) for c, n in
+                                                                         zip(controllers, sizes, strict=True)))
+    )  # fmt: skip
+
+    def cost_fn(actions: torch.Tensor) -> torch.Tensor:
+        return lead.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
+
+    problem = PlanProblem(sum(sizes), cfg.horizon, fs, A, bounds=lead.bounds, device=lead.device)
+    t0 = time.perf_counter()
+    result = plan(cost_fn, problem, cfg, init=init, generator=generator)
+    seconds = time.perf_counter() - t0
+    blocks, cost = result.actions.detach(), result.cost.detach()
+    for c, b, k in zip(controllers, blocks.split(sizes), cost.split(sizes), strict=True):
+        c._take_plan(b, k, seconds)

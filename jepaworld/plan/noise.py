@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -22,6 +23,26 @@ from torch import Tensor
 from jepaworld.errors import JepaworldError
 
 NOISE_MODES = ("iid", "block", "colored")
+
+
+@dataclass(frozen=True)
+class RowGenerators:
+    """One noise stream per group of consecutive batch rows: ``parts = ((generator, rows), ...)``.
+
+    Pass it as a planner's ``generator`` to plan independent problems in one call: each group draws
+    its noise from its own generator exactly as a call on its rows alone would (``LatentMPC``'s
+    ``act_together`` plans several closed loops at once this way, each as if planned alone).
+    """
+
+    parts: tuple[tuple[torch.Generator, int], ...]
+
+    @property
+    def device(self) -> torch.device:
+        return self.parts[0][0].device
+
+    @property
+    def rows(self) -> int:
+        return sum(n for _, n in self.parts)
 
 
 def sample_noise(
@@ -33,17 +54,27 @@ def sample_noise(
     action_dim: int,
     *,
     beta: float = 2.0,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | RowGenerators | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Draw noise of shape (batch, samples, horizon, frameskip * action_dim).
 
     ``beta`` is used by ``"colored"`` only. Draws happen on the generator's device and are then
-    moved to ``device`` (default: the generator's device, else the CPU).
+    moved to ``device`` (default: the generator's device, else the CPU). A ``RowGenerators``
+    draws each group of rows from its own generator.
     """
     if mode not in NOISE_MODES:
         raise JepaworldError(f"unknown noise mode {mode!r}; expected one of {NOISE_MODES}")
+    if isinstance(generator, RowGenerators):
+        if generator.rows != batch:
+            raise JepaworldError(f"RowGenerators covers {generator.rows} rows but the batch has {batch}")
+        device = device if device is not None else generator.device
+        return torch.cat([
+            sample_noise(mode, n, samples, horizon, frameskip, action_dim, beta=beta, generator=g, device=device,
+                         dtype=dtype)
+            for g, n in generator.parts
+        ])  # fmt: skip
     draw_device = generator.device if generator is not None else torch.device(device or "cpu")
     device = torch.device(device) if device is not None else draw_device
     B, S, H, fs, A = batch, samples, horizon, frameskip, action_dim

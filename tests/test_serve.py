@@ -1,0 +1,406 @@
+"""`jepaworld serve`: auth, limits, malformed and fuzzed requests, sessions, determinism, batching.
+
+Everything talks to 127.0.0.1 only: FastAPI's TestClient (no socket) or a uvicorn server bound to
+an ephemeral loopback port in a thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import re
+import socket
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+uvicorn = pytest.importorskip("uvicorn")
+
+with warnings.catch_warnings():  # starlette's TestClient on httpx: a deprecation notice
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+import jepaworld  # noqa: E402
+from jepaworld.client import Client, RemoteController, ServerError, encode_image  # noqa: E402
+from jepaworld.config import EvalConfig, PlanConfig  # noqa: E402
+from jepaworld.data import EpisodeFile  # noqa: E402
+from jepaworld.envs import make  # noqa: E402
+from jepaworld.errors import JepaworldError  # noqa: E402
+from jepaworld.eval.episodes import draw_episodes  # noqa: E402
+from jepaworld.eval.runner import run_mpc  # noqa: E402
+from jepaworld.serve import ServeSettings, check_bind, create_app, load_token  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOKEN = "test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PLAN = PlanConfig(samples=16, elites=4, iterations=2, horizon=3, receding=1, cost="min")
+
+
+@pytest.fixture(scope="module")
+def wm(tiny_run):
+    return jepaworld.load(tiny_run, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def frames(wm):
+    env = make("tworoom", resolution=wm.meta.resolution)
+    obs, _ = env.reset(seed=0)
+    other, _ = env.reset(seed=1)
+    return obs, other
+
+
+@pytest.fixture(scope="module")
+def episodes(wm):
+    f = EpisodeFile(wm.meta.data_path)
+    return draw_episodes(f, list(wm.meta.held_out), EvalConfig(episodes=3, goal_offset=10, seed=0)).episodes
+
+
+def raw(a: np.ndarray) -> dict:
+    return {"data": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode(), "shape": list(a.shape)}
+
+
+def png(a: np.ndarray, mode: str = "RGB") -> dict:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(a).convert(mode).save(buf, format="PNG")
+    return {"png": base64.b64encode(buf.getvalue()).decode()}
+
+
+def make_app(wm, **settings):
+    return create_app(wm, ServeSettings(**{"token": TOKEN, **settings}), PLAN)
+
+
+@contextlib.contextmanager
+def serving(app):
+    """uvicorn on 127.0.0.1, an ephemeral port, in a thread -> the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def metric(text: str, name: str) -> float:
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, flags=re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
+class Recording:
+    """A local LatentMPC that remembers every block it hands out (run_mpc needs reset, act, frameskip)."""
+
+    def __init__(self, mpc):
+        self.mpc, self.frameskip, self.blocks = mpc, mpc.frameskip, []
+
+    def reset(self, goal):
+        self.mpc.reset(goal)
+
+    def act(self, obs):
+        self.blocks.append(self.mpc.act(obs))
+        return self.blocks[-1]
+
+
+# --------------------------------------------------------------------------------------- auth
+def test_token_is_required_and_non_loopback_needs_one(wm, monkeypatch, tmp_path):
+    with TestClient(make_app(wm)) as c:
+        assert c.get("/v1/health").status_code == 200  # liveness stays open
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": TOKEN}):
+            r = c.get("/v1/model", headers=headers)
+            assert r.status_code == 401 and "Bearer" in r.json()["error"], r.text
+            assert c.post("/v1/plan", json={}, headers=headers).status_code == 401
+            assert c.get("/metrics", headers=headers).status_code == 401
+        info = c.get("/v1/model", headers=AUTH).json()
+        assert info["resolution"] == wm.meta.resolution and info["frameskip"] == wm.meta.frameskip
+        assert info["action_low"] == [-1.0, -1.0] and info["planner"] == PLAN.describe()
+        assert c.get("/docs").status_code == 200 and "/v1/sessions" in c.get("/openapi.json").json()["paths"]
+
+    with pytest.raises(JepaworldError, match="without a token"):
+        check_bind("0.0.0.0", None)
+    check_bind("127.0.0.1", None), check_bind("::1", None), check_bind("0.0.0.0", TOKEN)
+    monkeypatch.setenv("JEPAWORLD_TOKEN", TOKEN)
+    assert load_token(None) == TOKEN
+    (tmp_path / "tok").write_text("x" * 32 + "\n")
+    assert load_token(str(tmp_path / "tok")) == "x" * 32
+    (tmp_path / "short").write_text("abc")
+    with pytest.raises(JepaworldError, match="16 characters"):
+        load_token(str(tmp_path / "short"))
+
+    from typer.testing import CliRunner
+
+    from jepaworld.cli.main import app as cli
+
+    monkeypatch.delenv("JEPAWORLD_TOKEN")
+    result = CliRunner().invoke(cli, ["serve", str(wm.checkpoint_path), "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "without a token" in result.output
+
+
+# ------------------------------------------------------------------------- malformed requests
+def test_oversize_and_malformed_requests_get_4xx_that_say_what_to_fix(wm, frames):
+    obs, goal = frames
+    res = wm.meta.resolution
+    with TestClient(make_app(wm, max_body_bytes=32_000, max_frames=4)) as c:
+        def post(path, body=None, headers=AUTH, **kw):
+            r = c.post(path, json=body, headers=headers, **kw) if body is not None else c.post(path, headers=headers,
+                                                                                             **kw)
+            assert 400 <= r.status_code < 500, (r.status_code, r.text)
+            assert isinstance(r.json()["error"], str) and r.json()["error"]
+            return r.status_code, r.json()["error"]
+
+        big = np.zeros((40, res, res, 3), np.uint8)
+        assert post("/v1/plan", {"obs": raw(big), "goal": raw(goal)})[0] == 413  # by Content-Length
+        chunks = (b" " * 4096 for _ in range(20))  # streamed, no Content-Length
+        status, msg = post("/v1/plan", content=chunks, headers={**AUTH, "content-type": "application/json"})
+        assert status == 413 and "smaller" in msg
+        assert post("/v1/plan", content=b"{not json", headers={**AUTH, "content-type": "application/json"}) == (
+            400, "the body is not valid JSON; send a JSON object (Content-Type: application/json)")
+
+        cases = {
+            "shape": ({"obs": raw(obs[:8]), "goal": raw(goal)}, f"[{res}, {res}, 3]"),
+            "dtype": ({"obs": {**raw(obs), "dtype": "float32"}, "goal": raw(goal)}, "uint8"),
+            "bytes": ({"obs": {**raw(obs), "shape": [2, res, res, 3]}, "goal": raw(goal)}, "needs"),
+            "base64": ({"obs": {"data": "!!!", "shape": [res, res, 3]}, "goal": raw(goal)}, "base64"),
+            "png size": ({"obs": png(np.zeros((res + 1, res, 3), np.uint8)), "goal": raw(goal)}, f"{res}x{res}"),
+            "png mode": ({"obs": png(obs, "RGBA"), "goal": raw(goal)}, "RGB"),
+            "not png": ({"obs": {"png": base64.b64encode(b"GIF89a....").decode()}, "goal": raw(goal)}, "PNG"),
+            "both": ({"obs": {**raw(obs), "png": "aa=="}, "goal": raw(goal)}, "exactly one"),
+            "missing": ({"obs": raw(obs)}, "goal: Field required"),
+            "frames": ({"obs": [raw(obs)] * 5, "goal": raw(goal)}, "at most 4"),
+            "goals": ({"obs": raw(np.stack([obs] * 3)), "goal": raw(np.stack([goal] * 2))}, "one per frame"),
+            "field": ({"obs": raw(obs), "goal": raw(goal), "planner": {"preset": "published"}}, "planner.preset"),
+            "path": ({"obs": raw(obs), "goal": raw(goal), "checkpoint": "/etc/passwd"}, "checkpoint: unknown field"),
+            "range": ({"obs": raw(obs), "goal": raw(goal), "planner": {"samples": 1}}, "plan.samples"),
+            "budget": ({"obs": raw(obs), "goal": raw(goal), "planner": {"samples": 4000, "iterations": 30}}, "budget"),
+            "planner": ({"obs": raw(obs), "goal": raw(goal), "planner": {"planner": "x"}}, "planner.planner"),
+            "seed": ({"obs": raw(obs), "goal": raw(goal), "seed": -1}, "seed"),
+        }
+        for name, (body, expect) in cases.items():
+            status, msg = post("/v1/plan", body)
+            assert expect in msg, (name, msg)
+        status, msg = post("/v1/sessions/nope/act", {"obs": raw(obs)})
+        assert status == 404 and "POST /v1/sessions" in msg
+        assert post("/v1/sessions/../../etc/act", {"obs": raw(obs)})[0] == 404
+        status, msg = post("/v1/sessions", {"goal": raw(np.stack([goal] * 2))})
+        assert "at most 1" in msg
+        r = c.get("/v1/nothing", headers=AUTH)
+        assert r.status_code == 404 and "/docs" in r.json()["error"]
+        assert c.post("/v1/plan", json={"obs": raw(obs), "goal": png(goal)}, headers=AUTH).status_code == 200
+
+
+def test_fuzzed_bad_requests_leave_the_server_healthy(wm, frames):
+    obs, goal = frames
+    rng = np.random.default_rng(0)
+    valid = {"obs": raw(obs), "goal": raw(goal), "planner": {"samples": 8, "elites": 2}, "seed": 1}
+    junk = [None, True, -1, 2**70, 1e308, "x" * 300, "", [], {}, [[1, 2]], {"a": {"b": [None]}}, "../../etc/passwd",
+            "\u0000", float("nan")]  # fmt: skip
+
+    def mutate(body, depth=0):
+        body = json.loads(json.dumps(body))
+        node = body
+        while isinstance(node, dict) and node and rng.random() < 0.6:
+            key = list(node)[int(rng.integers(len(node)))]
+            if not isinstance(node[key], dict) or rng.random() < 0.3:
+                node[key] = junk[int(rng.integers(len(junk)))]
+                return body
+            node = node[key]
+        if isinstance(node, dict):
+            node[f"extra{int(rng.integers(9))}"] = junk[int(rng.integers(len(junk)))]
+        return body
+
+    routes = ["/v1/plan", "/v1/sessions", "/v1/sessions/abc/act", "/v1/sessions/%00/act", "/metrics", "/v1/model"]
+    sent = 0
+    with TestClient(make_app(wm, max_body_bytes=64_000), raise_server_exceptions=False) as c:
+        for i in range(300):
+            kind = i % 5
+            path = routes[int(rng.integers(len(routes)))]
+            if kind == 0:  # random bytes, random content type
+                r = c.post(path, content=rng.bytes(int(rng.integers(0, 2000))), headers={
+                    **AUTH, "content-type": ["application/json", "text/plain", "image/png"][i % 3]})
+            elif kind == 1:  # a valid body mutated somewhere
+                r = c.post("/v1/plan", content=json.dumps(mutate(valid)).encode(),  # NaN too
+                           headers={**AUTH, "content-type": "application/json"})  # fmt: skip
+                if r.status_code == 200:
+                    continue  # the mutation happened to be harmless (e.g. an ignored extra seed value)
+            elif kind == 2:  # truncated JSON
+                text = json.dumps(valid)
+                r = c.post(path, content=text[: int(rng.integers(1, len(text)))].encode(),
+                           headers={**AUTH, "content-type": "application/json"})  # fmt: skip
+            elif kind == 3:  # image bytes that lie about their shape or encoding
+                shape = [int(x) for x in rng.integers(-2, 70, size=int(rng.integers(0, 6)))]
+                data = base64.b64encode(rng.bytes(int(rng.integers(0, 3000)))).decode()
+                img = {"data": data, "shape": shape} if rng.random() < 0.7 else {"png": data}
+                r = c.post("/v1/plan", json={"obs": img, "goal": raw(goal)}, headers=AUTH)
+            else:  # wrong methods, tokens and headers
+                r = c.request(["PUT", "PATCH", "DELETE", "GET"][i % 4], path, headers={
+                    "Authorization": ["Bearer", "Basic abc", f"Bearer {TOKEN}"][i % 3]}, content=b"{}")
+            sent += 1
+            assert 400 <= r.status_code < 500, (i, kind, path, r.status_code, r.text[:200])
+            assert "error" in r.json(), r.text[:200]
+        assert sent >= 250
+        assert c.get("/v1/health").json()["status"] == "ok"
+        r = c.post("/v1/plan", json={"obs": raw(obs), "goal": raw(goal)}, headers=AUTH)
+        assert r.status_code == 200
+        assert np.asarray(r.json()["actions"]).shape == (1, PLAN.horizon * wm.meta.frameskip, 2)
+        text = c.get("/metrics", headers=AUTH).text
+        assert metric(text, "jepaworld_worker_up") == 1
+        print(f"fuzz: {sent} bad requests, all answered 4xx with a JSON error; server healthy")
+
+
+def test_queue_full_answers_503_and_timeouts_504(wm, frames):
+    obs, goal = frames
+    app = make_app(wm, queue_size=1, timeout_s=0.3)
+    c = TestClient(app)  # no lifespan: the planning thread never starts, so nothing leaves the queue
+    assert c.get("/v1/health").status_code == 503
+    r = c.post("/v1/plan", json={"obs": raw(obs), "goal": raw(goal)}, headers=AUTH)
+    assert r.status_code == 504 and "nothing was done" in r.json()["error"] and r.headers["Retry-After"] == "1"
+    r = c.post("/v1/plan", json={"obs": raw(obs), "goal": raw(goal)}, headers=AUTH)
+    assert r.status_code == 503 and "queue is full" in r.json()["error"] and r.headers["Retry-After"] == "1"
+    assert 'jepaworld_rejected_total{reason="queue_full"} 1' in c.get("/metrics", headers=AUTH).text
+
+
+# ------------------------------------------------------------------------------ closed loop
+def test_closed_loop_through_the_server_matches_local_mpc_exactly(wm, episodes):
+    res, budget = wm.meta.resolution, 20
+    with serving(make_app(wm)) as url, Client(url, token=TOKEN) as client:
+        for ep in episodes[:2]:
+            local = Recording(wm.mpc(PLAN, seed=7 + ep.index))
+            [want] = run_mpc("tworoom", [ep], budget, res, local)
+            remote = Recording(RemoteController(client, seed=7 + ep.index))
+            [got] = run_mpc("tworoom", [ep], budget, res, remote)
+            remote.mpc.close()
+            assert (got.success, got.steps, got.final_distance) == (want.success, want.steps, want.final_distance)
+            assert len(remote.blocks) == len(local.blocks)
+            for a, b in zip(remote.blocks, local.blocks, strict=True):
+                np.testing.assert_array_equal(a, b)
+        # open loop: the same plan as wm.plan with the same seed
+        env = make("tworoom", resolution=res)
+        obs, _ = env.reset(seed=3)
+        goal = env.render_state(episodes[0].goal)
+        np.testing.assert_array_equal(client.plan(obs, goal, seed=5), wm.plan(obs, goal, PLAN, seed=5))
+        assert client.health()["sessions"] == 0
+
+
+def test_a_vanished_client_does_not_disturb_another_session(wm, episodes):
+    ep_b, res, budget = episodes[1], wm.meta.resolution, 20
+    local = Recording(wm.mpc(PLAN, seed=11))
+    [want] = run_mpc("tworoom", [ep_b], budget, res, local)
+    app = make_app(wm, session_ttl_s=1.0)
+    with serving(app) as url:
+        env = make("tworoom", resolution=res)
+        obs, _ = env.reset(seed=ep_b.index)
+        goal = env.render_state(episodes[0].goal)
+        gone = Client(url, token=TOKEN)
+        s_a = gone.session(goal, seed=3)
+        for _ in range(2):
+            for a in s_a.act(obs):
+                obs, *_ = env.step(a)
+        result: dict = {}
+
+        def run_b():
+            with Client(url, token=TOKEN) as client:
+                remote = RemoteController(client, seed=11)
+                [result["got"]] = run_mpc("tworoom", [ep_b], budget, res, remote)
+                remote.close()
+
+        thread = threading.Thread(target=run_b)
+        thread.start()
+        # client A vanishes mid-request: once after sending a whole frame (the server plans it and
+        # answers a closed socket), once halfway through uploading one
+        payload = json.dumps({"obs": encode_image(obs)}).encode()
+        port = int(url.rsplit(":", 1)[1])
+        for cut in (len(payload), len(payload) // 2):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(f"POST /v1/sessions/{s_a.id}/act HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                             f"Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}"
+                             "\r\n\r\n".encode() + payload[:cut])  # fmt: skip
+            time.sleep(0.05)
+        gone.close()
+        thread.join(60)
+        got = result["got"]
+        assert (got.success, got.steps, got.final_distance) == (want.success, want.steps, want.final_distance)
+        time.sleep(1.8)  # A is idle past the TTL: the sweeper drops it
+        with Client(url, token=TOKEN) as c:
+            with pytest.raises(ServerError) as e:
+                c.request("POST", f"/v1/sessions/{s_a.id}/act", {"obs": encode_image(obs)})
+            assert e.value.status == 404 and "expired" in e.value.message
+            text = c.metrics()
+            assert metric(text, "jepaworld_sessions") == 0 and metric(text, "jepaworld_sessions_expired_total") >= 1
+            assert c.health()["status"] == "ok"
+            # both cut requests were answered (into closed sockets) without a 5xx; the whole one was planned
+            assert not re.search(r'status="5\d\d"', text)
+            assert 'route="/v1/sessions/{session_id}/act",status="400"} 1' in text  # the half-uploaded body
+
+
+def test_concurrent_requests_are_planned_in_one_batch(wm, episodes):
+    res = wm.meta.resolution
+    env = make("tworoom", resolution=res)
+    starts = [env.reset(seed=i)[0] for i in range(6)]
+    goal = env.render_state(episodes[0].goal)
+    with serving(make_app(wm, window_ms=300)) as url:
+        answers: list = [None] * len(starts)
+
+        def ask(i):
+            with Client(url, token=TOKEN) as c:
+                answers[i] = c.plan(starts[i], goal, seed=i, full=True)
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(starts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with Client(url, token=TOKEN) as c:
+            text = c.metrics()
+    assert max(a["batch_size"] for a in answers) > 1
+    merged = metric(text, "jepaworld_batch_size_count") - metric(text, 'jepaworld_batch_size_bucket{le="1"}')
+    assert merged >= 1, "no planner call merged two requests"
+    assert metric(text, "jepaworld_batch_size_sum") == len(starts)
+    for i, a in enumerate(answers):  # merged or not, each plan is the one it gets alone
+        np.testing.assert_allclose(a["actions"], wm.plan(starts[i], goal, PLAN, seed=i), atol=1e-5)
+
+
+# --------------------------------------------------------------------- the batching primitive
+def test_act_together_steps_each_controller_as_if_alone(wm, episodes):
+    import torch
+
+    from jepaworld.plan import act_together, sample_noise
+    from jepaworld.plan.noise import RowGenerators
+
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    joint = sample_noise("colored", 3, 4, 3, 5, 2, generator=RowGenerators(((gens[0], 1), (gens[1], 2))))
+    for rows, n, seed in ((joint[:1], 1, 1), (joint[1:], 2, 2)):  # each group: the draw of its generator alone
+        alone = sample_noise("colored", n, 4, 3, 5, 2, generator=torch.Generator().manual_seed(seed))
+        np.testing.assert_array_equal(rows, alone)
+
+    env = make("tworoom", resolution=wm.meta.resolution)
+    goals = [env.render_state(ep.goal) for ep in episodes]
+    starts = [env.reset(seed=i)[0] for i in range(len(episodes))]
+    alone = [wm.mpc(PLAN, seed=s) for s in range(len(goals))]
+    together = [wm.mpc(PLAN, seed=s) for s in range(len(goals))]
+    for a, t, g in zip(alone, together, goals, strict=True):
+        a.reset(g), t.reset(g)
+    for _ in range(3):
+        want = [a.act(o) for a, o in zip(alone, starts, strict=True)]
+        got = act_together(together, starts)
+        for w, g in zip(want, got, strict=True):
+            np.testing.assert_allclose(g, w, atol=1e-5)
+    with pytest.raises(JepaworldError, match="group them"):
+        act_together([alone[0], wm.mpc(PlanConfig(samples=8, elites=2), seed=0)], starts[:2])
