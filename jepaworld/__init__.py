@@ -10,4 +10,12 @@ def load(path, device: str = "auto"):  # noqa: ANN001, ANN201 - thin lazy wrappe
     return _load(path, device=device)
 
 
-__all__ = ["__version__", "load"]
+def __getattr__(name: str):  # noqa: ANN202 - lazy exports: importing jepaworld stays light
+    if name == "Agent":  # the two-loop agent (see jepaworld.agent.Agent)
+        from jepaworld.agent import Agent
+
+        return Agent
+    raise AttributeError(f"module 'jepaworld' has no attribute {name!r}")
+
+
+__all__ = ["Agent", "__version__", "load"]

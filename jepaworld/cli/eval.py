@@ -33,22 +33,47 @@ def summary_table(report: dict[str, Any]) -> Table:
         title=f"{p['env']}: {p['description']} ({p['episodes']} episodes, seed {p['seed']})",
         caption=f"planner: {plan_description(report['plan'])}\n{redrawn} drawn starts already at the goal were redrawn",
     )
-    for col in ("method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"):
+    summary = report["summary"]
+    perturbed = any(s.get("perturbed") for s in summary.values())
+    agents = any(not _nan(s.get("ms_per_step")) for s in summary.values())
+    cols = ["method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"]
+    cols += ["recovered", "steps to recover"] if perturbed else []
+    cols += ["ms / step", "model calls / step", "plans / episode", "guard alarms"] if agents else []
+    for col in cols:
         t.add_column(col, justify="right" if col != "method" else "left")
-    for name, s in report["summary"].items():
+    for name, s in summary.items():
         lo, hi = s["ci95"]
         plan = (
             f"{s['plan_time_median_s']:.2f} / {s['plan_time_p90_s']:.2f} ({s['envs_per_plan']:.0f} envs)"
             if s["plans"] else "-"
         )  # fmt: skip
         steps = "-" if math.isnan(s["mean_steps_to_success"]) else f"{s['mean_steps_to_success']:.1f}"
-        t.add_row(name, f"{100 * s['success_rate']:.0f}%", f"{100 * lo:.0f}-{100 * hi:.0f}%", steps,
-                  f"{s['mean_final_distance']:.1f}", plan)  # fmt: skip
+        row = [name, f"{100 * s['success_rate']:.0f}%", f"{100 * lo:.0f}-{100 * hi:.0f}%", steps,
+               f"{s['mean_final_distance']:.1f}", plan]  # fmt: skip
+        if perturbed:
+            row += [f"{s['recovered']} / {s['perturbed']}", _num(s.get("mean_steps_to_recover"), 1)]
+        if agents:
+            alarms = "-" if _nan(s.get("false_alarm_rate")) else (
+                f"{100 * s['false_alarm_rate']:.1f}% false"
+                + ("" if _nan(s.get("detection_rate")) else f", {100 * s['detection_rate']:.0f}% detected"))
+            row += [_num(s.get("ms_per_step"), 3), _num(s.get("model_calls_per_step"), 1),
+                    _num(s.get("plans_per_episode"), 2), alarms]  # fmt: skip
+        t.add_row(*row)
     return t
 
 
-def run_eval(model: Any, plan_cfg: Any, eval_cfg: Any, out: Path, data: str | None, baselines: bool) -> dict:
-    """Evaluate with progress bars, write the results under ``out``; returns the results.json dict."""
+def _nan(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _num(x: Any, digits: int) -> str:
+    return "-" if _nan(x) else f"{x:.{digits}f}"
+
+
+def run_eval(model: Any, plan_cfg: Any, eval_cfg: Any, out: Path, data: str | None, baselines: bool,
+             **options: Any) -> dict:  # fmt: skip
+    """Evaluate with progress bars, write the results under ``out``; returns the results.json dict.
+    ``options``: ``evaluate``'s agents, perturb, perturb_step."""
     from jepaworld.eval import evaluate, write_eval
 
     with make_progress() as progress:
@@ -59,7 +84,8 @@ def run_eval(model: Any, plan_cfg: Any, eval_cfg: Any, out: Path, data: str | No
                 tasks[method] = progress.add_task(method, total=total, info="")
             progress.update(tasks[method], completed=done)
 
-        result = evaluate(model, plan_cfg, eval_cfg, data_path=data, baselines=baselines, progress=on_progress)
+        result = evaluate(model, plan_cfg, eval_cfg, data_path=data, baselines=baselines, progress=on_progress,
+                          **options)  # fmt: skip
     write_eval(result, out)
     return result.to_dict()
 
@@ -83,15 +109,35 @@ def eval_cmd(
     baselines: Annotated[bool, typer.Option(help="Also run random and heuristic baselines.")] = True,
     videos: Annotated[int, typer.Option(help="Episodes to save as GIF.")] = 3,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    agent: Annotated[
+        str | None,
+        typer.Option(help="Run jepaworld.Agent modes instead: planner | policy | guarded, comma-separated, or all "
+                          "(policy and guarded need `jepaworld distill RUN`)."),
+    ] = None,
+    perturb: Annotated[str, typer.Option(help="Mid-episode perturbation: none | teleport.")] = "none",
+    perturb_step: Annotated[int, typer.Option(help="Env step of the perturbation.")] = 15,
+    threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default).")] = 0,
     set_: SetOpt = None,
 ) -> None:
     """Evaluate goal reaching under the published protocol (or a harder variant) with baselines."""
     with user_errors():
         import jepaworld
+        from jepaworld.agent import MODES
+        from jepaworld.cli.errors import UserError
         from jepaworld.config import parse_overrides, validate
         from jepaworld.config.planners import apply_planner_preset
         from jepaworld.plan import get_planner
 
+        agents = [] if agent is None else (list(MODES) if agent == "all" else [a.strip() for a in agent.split(",")])
+        bad = [a for a in agents if a not in MODES]
+        if bad or (agent is not None and not agents):
+            raise UserError(f"--agent {agent!r}: expected {', '.join(MODES)} (comma-separated) or all")
+        if threads < 0:
+            raise UserError(f"--threads must be >= 0, got {threads}")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         model = jepaworld.load(ckpt, device=device)
         cfg = model.config
         cfg.plan = apply_planner_preset(cfg.plan, preset)
@@ -104,7 +150,14 @@ def eval_cmd(
         validate(cfg)
         get_planner(cfg.plan.planner)
         tag = f"{cfg.plan.planner}-{preset or 'run'}-off{goal_offset}-b{cfg.eval.budget}-{subset}-n{episodes}-s{seed}"
+        if agents:
+            tag = f"agent-{'+'.join(agents)}-{tag}"
+        if perturb != "none":
+            tag += f"-{perturb}{perturb_step}"
         folder = Path(out) if out else model.checkpoint_path.parent.parent / "eval" / tag
-        report = run_eval(model, cfg.plan, cfg.eval, folder, data, baselines)
+        report = run_eval(model, cfg.plan, cfg.eval, folder, data, baselines, agents=agents, perturb=perturb,
+                          perturb_step=perturb_step)  # fmt: skip
     console.print(summary_table(report))
     console.print(f"results: {folder}/results.json   plot: {folder}/success.png   videos: {folder}/videos/")
+    if report.get("agents"):
+        console.print(f"decisions: {folder}/decisions.json   surprise and loops: {folder}/agent.png")

@@ -7,6 +7,7 @@ import logging
 import typer
 
 from jepaworld.cli import collect, data, demo, train
+from jepaworld.cli.distill import distill_cmd
 from jepaworld.cli.errors import set_verbose
 from jepaworld.cli.eval import eval_cmd
 from jepaworld.cli.probe import probe_cmd
@@ -27,6 +28,7 @@ app.command("collect")(collect.collect)
 app.add_typer(data.app, name="data")
 app.command("train")(train.train)
 app.command("eval")(eval_cmd)
+app.command("distill")(distill_cmd)
 app.command("demo")(demo.demo)
 app.command("rollout-error")(rollout_error_cmd)
 app.command("probe")(probe_cmd)

@@ -27,7 +27,7 @@ import torch
 from jepaworld.config import PlanConfig
 from jepaworld.errors import JepaworldError
 from jepaworld.plan.noise import RowGenerators
-from jepaworld.plan.problem import PlanProblem
+from jepaworld.plan.problem import PlanProblem, PlanResult
 from jepaworld.plan.registry import get_planner, plan
 from jepaworld.plan.warm import shift_plan
 from jepaworld.run.meta import RunMeta
@@ -108,6 +108,33 @@ class LatentMPC:
         if self._plan is None:
             return None
         return self._plan[0] if self.single else self._plan
+
+    def plan_latent(
+        self,
+        z_hist: torch.Tensor,
+        z_goal: torch.Tensor,
+        hist_blocks: torch.Tensor | None = None,
+        init: torch.Tensor | None = None,
+    ) -> PlanResult:
+        """One plan of ``horizon`` blocks for N rows that the caller tracks itself (e.g. only the rows
+        of a batch that need one), with this controller's planner, bounds and noise generator.
+
+        z_hist (N, history, D), z_goal (N, D), hist_blocks (N, history-1, fs*A) (zeros if None),
+        init (N, horizon, fs*A): the normalised plan to start from (zeros if None). The result's
+        ``actions`` are normalised blocks; the time goes into ``plan_times``. The closed loop's own
+        state (history, current plan, warm start) is left as it is.
+        """
+        cfg = self.cfg
+
+        def cost_fn(actions: torch.Tensor) -> torch.Tensor:
+            return self.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
+
+        problem = PlanProblem(len(z_goal), cfg.horizon, self.frameskip, self.action_dim, bounds=self.bounds,
+                              device=self.device)  # fmt: skip
+        t0 = time.perf_counter()
+        result = plan(cost_fn, problem, cfg, init=init, generator=self.generator)
+        self.plan_times.append(time.perf_counter() - t0)
+        return result
 
     # ------------------------------------------------------------------------------ internals
     def _check_frames(self, frames: np.ndarray, name: str) -> None:

@@ -124,6 +124,12 @@ class SurpriseMeter:
         self._z: torch.Tensor | None = None  # (B, n <= history, D)
         self._blocks: torch.Tensor | None = None  # (B, n - 1, fs*A)
 
+    @property
+    def embedding(self) -> torch.Tensor | None:
+        """The embedding (B, D) of the frame given to the last ``update`` (None before one): a caller
+        that also needs it (a policy acting on it) does not encode the frame again."""
+        return None if self._z is None else self._z[:, -1]
+
     @torch.inference_mode()
     def update(self, obs: np.ndarray, executed_block: np.ndarray | None = None) -> float | np.ndarray:
         obs = np.asarray(obs)
