@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from jepaworld.cli.errors import user_errors
-from jepaworld.cli.science_options import DeviceOpt, RunArg, ThreadsOpt, fmt, load_model, progress_bars
+from jepaworld.cli.progress import progress_bars
+from jepaworld.cli.science_options import DeviceOpt, RunArg, ThreadsOpt, fmt, load_model
 
 console = Console()
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jepaworld.cli.errors import user_errors
-from jepaworld.cli.progress import make_progress
+from jepaworld.cli.progress import progress_bars
 from jepaworld.cli.train import SetOpt
 from jepaworld.config import update
 
@@ -76,14 +76,7 @@ def run_eval(model: Any, plan_cfg: Any, eval_cfg: Any, out: Path, data: str | No
     ``options``: ``evaluate``'s agents, perturb, perturb_step."""
     from jepaworld.eval import evaluate, write_eval
 
-    with make_progress() as progress:
-        tasks: dict[str, Any] = {}
-
-        def on_progress(method: str, done: int, total: int) -> None:
-            if method not in tasks:
-                tasks[method] = progress.add_task(method, total=total, info="")
-            progress.update(tasks[method], completed=done)
-
+    with progress_bars() as on_progress:
         result = evaluate(model, plan_cfg, eval_cfg, data_path=data, baselines=baselines, progress=on_progress,
                           **options)  # fmt: skip
     write_eval(result, out)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from jepaworld.cli.progress import make_progress
 
 RunArg = Annotated[str, typer.Argument(help="Run folder (or checkpoint folder) from `jepaworld train`.")]
 OutOpt = Annotated[str | None, typer.Option(help="Output folder (default: RUN/science/<command>).")]
@@ -38,20 +34,6 @@ def out_folder(model: Any, out: str | None, command: str) -> Path:
     from jepaworld.science.common import default_out
 
     return Path(out) if out else default_out(model, command)
-
-
-@contextmanager
-def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
-    """A ``(stage, done, total)`` callback drawing one rich progress bar per stage."""
-    with make_progress() as progress:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total, info="")
-            progress.update(tasks[stage], completed=done)
-
-        yield update
 
 
 def fmt(x: float | None, digits: int = 3) -> str:

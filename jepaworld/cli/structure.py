@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jepaworld.cli.errors import user_errors
+from jepaworld.cli.progress import progress_bars
 from jepaworld.cli.science_options import (
     DataOpt,
     DeviceOpt,
@@ -19,7 +20,6 @@ from jepaworld.cli.science_options import (
     fmt,
     load_model,
     out_folder,
-    progress_bars,
 )  # fmt: skip
 
 console = Console()
