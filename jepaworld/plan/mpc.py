@@ -124,16 +124,8 @@ class LatentMPC:
         ``actions`` are normalised blocks; the time goes into ``plan_times``. The closed loop's own
         state (history, current plan, warm start) is left as it is.
         """
-        cfg = self.cfg
-
-        def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-            return self.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
-
-        problem = PlanProblem(len(z_goal), cfg.horizon, self.frameskip, self.action_dim, bounds=self.bounds,
-                              device=self.device)  # fmt: skip
-        t0 = time.perf_counter()
-        result = plan(cost_fn, problem, cfg, init=init, generator=self.generator)
-        self.plan_times.append(time.perf_counter() - t0)
+        result, seconds = _search(self, z_hist, z_goal, hist_blocks, init, self.generator)
+        self.plan_times.append(seconds)
         return result
 
     # ------------------------------------------------------------------------------ internals
@@ -272,13 +264,28 @@ def _replan_together(controllers: Sequence[LatentMPC]) -> None:
                                                                          zip(controllers, sizes, strict=True)))
     )  # fmt: skip
 
-    def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-        return lead.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
-
-    problem = PlanProblem(sum(sizes), cfg.horizon, fs, A, bounds=lead.bounds, device=lead.device)
-    t0 = time.perf_counter()
-    result = plan(cost_fn, problem, cfg, init=init, generator=generator)
-    seconds = time.perf_counter() - t0
+    result, seconds = _search(lead, z_hist, z_goal, hist_blocks, init, generator)
     blocks, cost = result.actions.detach(), result.cost.detach()
     for c, b, k in zip(controllers, blocks.split(sizes), cost.split(sizes), strict=True):
         c._take_plan(b, k, seconds)
+
+
+def _search(
+    lead: LatentMPC,
+    z_hist: torch.Tensor,
+    z_goal: torch.Tensor,
+    hist_blocks: torch.Tensor | None,
+    init: torch.Tensor | None,
+    generator: torch.Generator | RowGenerators,
+) -> tuple[PlanResult, float]:
+    """One call of ``lead``'s planner on the latent cost toward ``z_goal`` for N rows -> (result, seconds)."""
+    cfg = lead.cfg
+
+    def cost_fn(actions: torch.Tensor) -> torch.Tensor:
+        return lead.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
+
+    problem = PlanProblem(len(z_goal), cfg.horizon, lead.frameskip, lead.action_dim, bounds=lead.bounds,
+                          device=lead.device)  # fmt: skip
+    t0 = time.perf_counter()
+    result = plan(cost_fn, problem, cfg, init=init, generator=generator)
+    return result, time.perf_counter() - t0
