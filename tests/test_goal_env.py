@@ -80,3 +80,22 @@ def test_starts_that_already_succeed_are_redrawn_and_counted(tiny_data):
     assert draw.redrawn > 0 and len(draw.episodes) == 10
     assert not any(near(e.start, e.goal) for e in draw.episodes)
     assert draw_episodes(f, range(f.n_episodes), cfg).redrawn == 0
+
+
+def test_the_command_imports_the_module_that_registers_the_env(tmp_path):
+    """`jepaworld collect --env gymnasium:pkg.module:ID` from the console script, with worker processes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "jepaworld"
+    if not exe.exists():
+        pytest.skip("the jepaworld console script is not installed beside this Python")
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "dot.h5"
+    r = subprocess.run([str(exe), "collect", "--env", DOT, "--policy", "random", "--episodes", "2", "--max-steps", "5",
+                        "--resolution", "16", "--workers", "2", "--out", str(out)],
+                       cwd=repo, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    with EpisodeFile(out) as f:
+        assert f.n_episodes == 2 and f.attrs["env"] == DOT

@@ -8,6 +8,8 @@ reach environments of your own.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,8 +78,10 @@ def names() -> list[str]:
 
 def _gym_id(name: str) -> str:
     gym_id = name[len(GYM_PREFIX) :]
-    if ":" in gym_id:  # package.module:ID
+    if ":" in gym_id:  # package.module:ID, importable from the working directory (as collect's policies)
         module, gym_id = gym_id.rsplit(":", 1)
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         try:
             importlib.import_module(module)
         except ImportError as e:
