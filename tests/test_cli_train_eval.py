@@ -65,7 +65,13 @@ TINY = [
 ]  # fmt: skip
 
 
-def test_demo_runs_every_stage_then_reuses_them(tmp_path):
+def test_demo_runs_every_stage_then_reuses_them(tmp_path, monkeypatch):
+    from jepaworld.agent import FitSettings
+
+    tiny_distill = dict(episodes=4, max_k=4, hindsight_pairs=200, planner_labels=12, label_batch=6, dagger_rounds=1,
+                        dagger_episodes=3, goal_offset=10, budget=15, guard_rollouts=6,
+                        fit=FitSettings(steps=20, batch_size=32))  # fmt: skip
+    monkeypatch.setattr("jepaworld.cli.demo.DEMO_DISTILL", tiny_distill)  # stage 4 at the tiny run's scale
     args = ["demo", "--out", str(tmp_path / "demo"), "--episodes", "6", "--steps", "3", "--eval-episodes", "2"]
     for s in TINY:
         args += ["--set", s]
@@ -76,6 +82,10 @@ def test_demo_runs_every_stage_then_reuses_them(tmp_path):
     assert "random actions" in html and "training curves (plots/loss.png)" in html and "Rollouts of the planner" in html
     assert "data:image/png;base64," in html and "data:image/gif;base64," in html
     assert not re.search(r"""(?:src|href)=["'](?!data:|#)""", html)  # one self-contained file
+    assert "4/4 two loops" in flat(r.output) and "guarded: policy" in r.output
+    agent_eval = tmp_path / "demo" / "run" / "eval" / "published-protocol-agent"
+    assert (agent_eval / "results.json").exists() and (agent_eval / "agent.png").exists()
+    assert "plans / episode" in html and "guarded: policy" in html and "jepaworld.Agent on one episode" in html
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    assert flat(r.output).count("reusing") == 3
+    assert flat(r.output).count("reusing") == 4

@@ -165,8 +165,8 @@ def training_section(run: Path) -> str:
 
 # -- evaluations -------------------------------------------------------------------------------------
 def planner_name(summary: dict[str, Any]) -> str | None:
-    for name, s in summary.items():
-        if "world model" in name or s.get("plans"):
+    for name, s in summary.items():  # jepaworld.Agent's guarded mode plans too, but is not the planner
+        if "world model" in name or (s.get("plans") and not _given(s.get("plans_per_episode"))):
             return name
     return None
 
@@ -176,16 +176,29 @@ def success_cell(s: dict[str, Any]) -> str:
     return f"<b>{pct(s['success_rate'])}</b> <span class='ci'>[{pct(lo)}–{pct(hi)}]</span>"
 
 
+def _given(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not math.isnan(x)
+
+
 def summary_table(report: dict[str, Any]) -> str:
     rows = []
     planner = planner_name(report["summary"])
+    agents = any(_given(s.get("plans_per_episode")) for s in report["summary"].values())  # `eval --agent`
     for name, s in report["summary"].items():
         plan = f"{num(s['plan_time_median_s'], 2)} / {num(s['plan_time_p90_s'], 2)}" if s.get("plans") else "–"
         label = f"<b>{esc(name)}</b>" if name == planner else esc(name)
-        rows.append([label, success_cell(s), f"{s['successes']} / {s['episodes']}",
-                     num(s["mean_steps_to_success"], 1), num(s["mean_final_distance"], 1), plan])  # fmt: skip
-    return table(["method", "success [95% CI]", "episodes", "steps to success", "final distance",
-                  "plan s (median / p90)"], rows, "num")  # fmt: skip
+        row = [label, success_cell(s), f"{s['successes']} / {s['episodes']}",
+               num(s["mean_steps_to_success"], 1), num(s["mean_final_distance"], 1), plan]  # fmt: skip
+        if agents:
+            alarms = "–" if not _given(s.get("false_alarm_rate")) else pct(s["false_alarm_rate"]) + (
+                f" ({pct(s['detection_rate'])} detected)" if _given(s.get("detection_rate")) else "")  # fmt: skip
+            row += [num(s.get("plans_per_episode"), 2), num(s.get("model_calls_per_episode"), 0),
+                    num(s.get("ms_per_episode"), 1), alarms]  # fmt: skip
+        rows.append(row)
+    header = ["method", "success [95% CI]", "episodes", "steps to success", "final distance", "plan s (median / p90)"]
+    if agents:
+        header += ["plans / episode", "model calls / episode", "ms / episode", "guard false alarms"]
+    return table(header, rows, "num")
 
 
 def eval_overview(reports: list[tuple[str, dict[str, Any]]]) -> str:
@@ -227,7 +240,9 @@ def eval_block(name: str, d: Path, r: dict[str, Any], open_: bool) -> str:
         gifs.append(figure(g, stem, "gif"))
     videos = (f"<div><p class='note'>Rollouts of the planner (left: observation, right: goal image).</p>"
               f"<div class='gifs'>{''.join(gifs)}</div></div>" if any(gifs) else "")  # fmt: skip
-    row = [x for x in (figure(d / "latent_distance.png", landscape), videos) if x]
+    agent = ("jepaworld.Agent on one episode: per decision, which loop acted (policy or planner), where it "
+             "planned, and the surprise of each new frame against the guard threshold")  # fmt: skip
+    row = [x for x in (figure(d / "agent.png", agent), figure(d / "latent_distance.png", landscape), videos) if x]
     if row:
         parts.append(f"<div class='grid two'>{''.join(row)}</div>")
     return (f"<details id='eval-{esc(name)}'{' open' if open_ else ''}><summary>{esc(name)}</summary>"
