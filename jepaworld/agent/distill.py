@@ -40,10 +40,11 @@ import torch
 from jepaworld.agent.fit import FitSettings, fit_policy
 from jepaworld.agent.guard import GUARD, calibrate_guard, load_guard, save_guard
 from jepaworld.agent.latent import LatentHistory, latent_rollout
-from jepaworld.agent.pairs import EncodedEpisodes, Labels, encode_episodes, sample_pairs, training_file
+from jepaworld.agent.pairs import EncodedEpisodes, Labels, encode_episodes, sample_pairs
 from jepaworld.agent.policy import INFO, WEIGHTS, PolicyNet, load_policy, save_policy
 from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.errors import JepaworldError
+from jepaworld.run.episodes import training_episodes
 
 Progress = Callable[[str, int, int], None]
 
@@ -306,7 +307,7 @@ def policy_states(model: Any, policy: PolicyNet, cfg: DistillConfig, seed: int, 
     from jepaworld.eval.runner import EpisodeBatch
 
     meta = model.meta
-    f, train = training_file(model)
+    f, train = training_episodes(model.meta, "the policy is distilled from")
     probe = make(meta.env, resolution=meta.resolution)
     require_goal_env(probe, meta.env)
     eval_cfg = EvalConfig(episodes=cfg.dagger_episodes, goal_offset=cfg.goal_offset, budget=cfg.budget, seed=seed)

@@ -63,10 +63,10 @@ def calibrate_guard(model: Any, quantile: float = 0.99, episodes: int = 0, seed:
     held-out episodes replayed as recorded (frames ``frameskip`` steps apart; ``episodes`` = 0: all of them).
     Both are measured and recorded; the threshold uses the first when there is a policy.
     """
-    from jepaworld.eval.evaluate import held_out_episodes
+    from jepaworld.run.episodes import held_out_episodes
 
     meta = model.meta
-    f, ids, where = held_out_episodes(model, data_path)
+    f, ids, where = held_out_episodes(model.meta, data_path)
     replay = _replay_surprise(model, f, ids, episodes, seed)
     if not len(replay):
         raise JepaworldError(f"no held-out episode of {where} is longer than one block of {meta.frameskip} steps")

@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.data import EpisodeFile, check_compatible
-from jepaworld.envs import get_spec
 from jepaworld.errors import JepaworldError
+from jepaworld.run.episodes import training_episodes
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -73,23 +72,6 @@ class Labels:
             return Labels(d["z_hist"], d["hist_blocks"], d["z_goal"], d["target"])
 
 
-def training_file(model: Any) -> tuple[EpisodeFile, list[int]]:
-    """The run's episode file and its training episodes (every id not held out)."""
-    meta = model.meta
-    if not Path(meta.data_path).exists():
-        raise JepaworldError(
-            f"the run's episode file {meta.data_path} is gone; the policy is distilled from the run's training "
-            "episodes: restore that file (or re-collect it with the same settings)"
-        )
-    f = EpisodeFile(meta.data_path)
-    check_compatible(f, env=meta.env, dynamics=get_spec(meta.env).dynamics)
-    held = {int(i) for i in meta.held_out}
-    train = [i for i in range(f.n_episodes) if i not in held]
-    if not train:
-        raise JepaworldError(f"{meta.data_path}: every episode is held out; there is nothing to distill from")
-    return f, train
-
-
 @dataclass
 class EncodedEpisodes:
     """Embeddings of every frame of some episodes, and their normalised actions.
@@ -109,7 +91,7 @@ class EncodedEpisodes:
 def encode_episodes(model: Any, n_episodes: int, seed: int, progress: Progress | None = None) -> EncodedEpisodes:
     """Encode every frame of ``n_episodes`` training episodes (a seeded draw)."""
     meta = model.meta
-    f, train = training_file(model)
+    f, train = training_episodes(model.meta, "the policy is distilled from")
     rng = np.random.default_rng(seed)
     ids = sorted(rng.choice(train, min(n_episodes, len(train)), replace=False).tolist())
     offs, lens = np.asarray(f.ep_offset), np.asarray(f.ep_len)

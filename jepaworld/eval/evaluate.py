@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from jepaworld.config import EvalConfig, PlanConfig, atomic_write_text
-from jepaworld.data import EpisodeFile, check_compatible
 from jepaworld.envs import EnvSpec, get_spec, make
 from jepaworld.envs.goal import goal_distance, require_goal_env
 from jepaworld.errors import JepaworldError
@@ -30,6 +29,7 @@ from jepaworld.eval.perturb import Perturbation, make_perturbation
 from jepaworld.eval.runner import EpisodeResult, GoalPolicy, run_agent, run_mpc, run_policy
 from jepaworld.eval.stats import percentile, wilson_interval
 from jepaworld.plan.mpc import LatentMPC
+from jepaworld.run.episodes import held_out_episodes
 
 Progress = Callable[[str, int, int], None]  # (method, episodes done, episodes in all)
 
@@ -145,26 +145,6 @@ def subset_filter(spec: EnvSpec, subset: str) -> StatePredicate | None:
     raise JepaworldError(f"unknown --subset {subset!r}; expected 'all' or 'cross-wall'")
 
 
-def held_out_episodes(model: Any, data_path: str | None) -> tuple[EpisodeFile, list[int], str]:
-    """The run's held-out episodes, or every episode of a separate file; and how to name them."""
-    meta = model.meta
-    dynamics = get_spec(meta.env).dynamics
-    if data_path is None:
-        if not Path(meta.data_path).exists():
-            raise JepaworldError(
-                f"the run's episode file {meta.data_path} is gone; pass the held-out data with --data FILE"
-            )
-        if not meta.held_out:
-            raise JepaworldError("the run holds out no episodes (data.val_fraction=0); pass --data FILE")
-        f = EpisodeFile(meta.data_path)
-        check_compatible(f, env=meta.env, dynamics=dynamics)
-        return f, list(meta.held_out), f"validation episodes of {meta.data_path}"
-    f = EpisodeFile(data_path)
-    f.validate()
-    check_compatible(f, env=meta.env, resolution=meta.resolution, dynamics=dynamics)
-    return f, list(range(f.n_episodes)), data_path
-
-
 def baseline_policies(spec: EnvSpec) -> dict[str, GoalPolicy]:
     """Random actions always; the env's straight-to-goal heuristic where it has one."""
     low, high = spec.action_low, spec.action_high
@@ -201,9 +181,14 @@ def evaluate(
     spec = get_spec(meta.env)
     res = meta.resolution
     probe = make(meta.env, resolution=res)  # the success test and goal distance, without stepping
-    require_goal_env(probe, meta.env)
-    f, ids, held_out = held_out_episodes(model, data_path)
-    draw = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset), solved=probe.is_success)
+    try:
+        require_goal_env(probe, meta.env)
+        f, ids, held_out = held_out_episodes(meta, data_path)
+        draw = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset), solved=probe.is_success)
+        profile = latent_distance_profile(model, f, ids, seed=eval_cfg.seed,
+                                          distance=lambda a, b: goal_distance(probe, a, b))  # fmt: skip
+    finally:
+        probe.close()
     episodes = draw.episodes
     n = max(1, eval_cfg.n_envs)
     batches = [episodes[i : i + n] for i in range(0, len(episodes), n)]
@@ -246,9 +231,7 @@ def evaluate(
     return EvalResult(
         protocol=protocol, plan=plan_cfg, checkpoint=str(getattr(model, "checkpoint_path", "")),
         planner_wall_s=plan_wall, summary=summaries, episodes=per_episode, draw=draw, decisions=decisions,
-        latent_distance=latent_distance_profile(
-            model, f, ids, seed=eval_cfg.seed, distance=lambda a, b: goal_distance(probe, a, b)
-        ),
+        latent_distance=profile,
     )  # fmt: skip
 
 

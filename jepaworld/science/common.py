@@ -37,36 +37,23 @@ def held_out(model: Any, data_path: str | None, episodes: int, seed: int) -> tup
     ``data_path``: a separate episode file whose every episode counts as held out (as ``jepaworld eval
     --data``); None: the run's own held-out episodes.
     """
-    from jepaworld.eval.evaluate import held_out_episodes
+    from jepaworld.run.episodes import held_out_episodes
 
     if episodes < 1:
         raise JepaworldError(f"--episodes must be >= 1, got {episodes}")
-    f, ids, where = held_out_episodes(model, data_path)
+    f, ids, where = held_out_episodes(model.meta, data_path)
     if len(ids) > episodes:
         ids = sorted(np.random.default_rng(seed).choice(ids, episodes, replace=False).tolist())
     return f, [int(i) for i in ids], where
 
 
 def training_episodes(model: Any) -> tuple[EpisodeFile, list[int]]:
-    """The run's episode file and its training episodes (every id not held out)."""
-    from jepaworld.data import check_compatible
-    from jepaworld.envs import get_spec
+    """The run's episode file and its training episodes; probes also need held-out ones to score on."""
+    from jepaworld.run.episodes import training_episodes as run_training_episodes
 
-    meta = model.meta
-    if not Path(meta.data_path).exists():
-        raise JepaworldError(
-            f"the run's episode file {meta.data_path} is gone; probes fit on the run's training episodes, "
-            "so restore that file (or re-collect it with the same settings)"
-        )
-    f = EpisodeFile(meta.data_path)
-    check_compatible(f, env=meta.env, dynamics=get_spec(meta.env).dynamics)
-    held = set(int(i) for i in meta.held_out)
-    train = [i for i in range(f.n_episodes) if i not in held]
-    if not train:
-        raise JepaworldError(f"{meta.data_path}: every episode is held out; there is nothing to fit probes on")
-    if not held:
+    if not model.meta.held_out:
         raise JepaworldError("the run holds out no episodes (data.val_fraction=0); probes need held-out episodes")
-    return f, train
+    return run_training_episodes(model.meta, "probes fit on")
 
 
 @torch.inference_mode()
