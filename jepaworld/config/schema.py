@@ -78,6 +78,9 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 = leave torch's default
+    loader_workers: int = 0  # processes assembling batches ahead of the step; 0 = in the training process
+    prefetch: int = 2  # batches each loader worker keeps ready
+    compile: bool = False  # torch.compile the model for training (CUDA: worth it at the published scale)
     log_every: int = 10
     val_every: int = 200
     val_batches: int = 4

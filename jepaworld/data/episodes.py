@@ -225,6 +225,10 @@ class EpisodeFile:
                 "(episodes must be contiguous and in order)"
             )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its handle (e.g. for ``DataLoader`` workers); reopened on first use."""
+        return {"path": self.path, "_file": None}
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from jepaworld.data.episodes import DataError, EpisodeFile
+from jepaworld.data.frames import FrameReader
 from jepaworld.data.normalize import Normalizer
 from jepaworld.errors import JepaworldError
 
@@ -25,7 +26,9 @@ class WindowSampler:
     ``source``: an :class:`EpisodeFile`, a path, or a dict of arrays with ``pixels``, ``action``,
     ``ep_len``, ``ep_offset`` and optionally ``state`` (only ``with_state`` needs it). With
     ``in_memory`` the selected frames are copied to RAM once; otherwise pixels are read from disk
-    per batch.
+    per batch (:class:`~jepaworld.data.frames.FrameReader`: only the frames a batch needs are
+    decoded). A sampler can be handed to ``DataLoader`` workers: a disk sampler's file handles are
+    opened again in each process.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class WindowSampler:
         state = arrays.get("state")
         self._state = None if state is None else np.asarray(state, np.float32)[self._source_rows]
         self._file = None if isinstance(source, dict) else source
+        self._reader: FrameReader | None = None
         if in_memory:
             pixels = arrays.get("pixels") if isinstance(source, dict) else None
             if pixels is None:
@@ -85,12 +89,14 @@ class WindowSampler:
             raise JepaworldError("in_memory=False needs an EpisodeFile or a path, not arrays")
         else:
             self._pixels = None
+            self._reader = FrameReader(source.path)
 
     def __len__(self) -> int:
         """Number of distinct windows."""
         return len(self._starts)
 
-    def _draw(self, batch_size: int, generator) -> np.ndarray:
+    def draw(self, batch_size: int, generator) -> np.ndarray:
+        """Window numbers ``(B,)`` drawn uniformly from ``generator`` (torch or numpy, or a seed)."""
         n = len(self._starts)
         if isinstance(generator, torch.Generator):
             return torch.randint(n, (batch_size,), generator=generator).numpy()
@@ -107,13 +113,30 @@ class WindowSampler:
     def sample(self, batch_size: int, generator=None, with_state: bool = False):
         """``pixels`` uint8 ``(B, T, H, W, 3)``, ``actions`` float32 ``(B, T, fs*A)``
         [, ``state`` float32 ``(B, T, S)``]. ``generator``: torch or numpy generator, or a seed."""
-        frames, acts = self.window_rows(self._draw(batch_size, generator))
+        frames, acts = self.window_rows(self.draw(batch_size, generator))
         return self.windows(frames, acts, with_state)
 
-    def windows(self, frames: np.ndarray, acts: np.ndarray, with_state: bool = False):
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """``(H, W, 3)`` of one frame."""
+        return tuple(self._pixels.shape[1:]) if self._pixels is not None else self._reader.frame_shape
+
+    def windows(
+        self, frames: np.ndarray, acts: np.ndarray, with_state: bool = False, pixels_out: torch.Tensor | None = None
+    ):
+        """The windows of :meth:`window_rows` (see :meth:`sample`); ``pixels_out``: a ``uint8 (B, T, H, W, 3)``
+        tensor to fill and return (e.g. one in shared memory) instead of a new one."""
         b, t = frames.shape
-        pixels = self._read_pixels(frames.reshape(-1))
-        pixels = torch.from_numpy(pixels.reshape(b, t, *pixels.shape[1:]))
+        shape = (b, t, *self.frame_shape)
+        if pixels_out is not None and (tuple(pixels_out.shape) != shape or pixels_out.dtype != torch.uint8):
+            raise JepaworldError(f"pixels_out must be uint8 {shape}, got {pixels_out.dtype} {tuple(pixels_out.shape)}")
+        pixels = pixels_out if pixels_out is not None else torch.empty(shape, dtype=torch.uint8)
+        rows = frames.reshape(-1)
+        out = pixels.numpy().reshape(len(rows), *self.frame_shape)  # a view: filled in place
+        if self._pixels is not None:
+            np.take(self._pixels, rows, axis=0, out=out)
+        else:
+            self._reader.read(self._source_rows[rows], out)
         actions = torch.from_numpy(self._action[acts].reshape(b, t, -1))
         if with_state:
             if self._state is None:
@@ -122,15 +145,3 @@ class WindowSampler:
                 raise DataError("sampling windows with states needs a `state` array; these episodes have none")
             return pixels, actions, torch.from_numpy(self._state[frames])
         return pixels, actions
-
-    def _read_pixels(self, rows: np.ndarray) -> np.ndarray:
-        if self._pixels is not None:
-            return self._pixels[rows]
-        # One slice per frame: h5py point selections (ds[list]) cost ~2 ms per frame.
-        src = self._source_rows[rows]
-        unique, inverse = np.unique(src, return_inverse=True)
-        ds = self._file.pixels
-        out = np.empty((len(unique), *ds.shape[1:]), ds.dtype)
-        for j, r in enumerate(unique):
-            ds.read_direct(out, np.s_[r : r + 1], np.s_[j : j + 1])
-        return out[inverse]

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
@@ -35,6 +34,7 @@ from jepaworld.train.data import TrainData, build_data
 from jepaworld.train.diagnostics import embedding_stats
 from jepaworld.train.distributed import Runtime, mean_across_ranks, setup, teardown
 from jepaworld.train.interrupt import StopOnSignal, TrainingInterrupted
+from jepaworld.train.loader import window_batches
 from jepaworld.train.schedule import lr_at
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,10 @@ METRIC_FIELDS = [
 
 # Settings a resumed run may change: how long it trains, where the run folder now is, and where it
 # runs. Every other setting of these sections decides what is trained and must stay as saved.
-RESUME_MAY_CHANGE = frozenset({"train.steps", "train.out", "train.device", "train.threads"})
+RESUME_MAY_CHANGE = frozenset(
+    {"train.steps", "train.out", "train.device", "train.threads", "train.loader_workers", "train.prefetch",
+     "train.compile"}
+)  # fmt: skip
 # Settings that decide training (the rest of ``data`` only concerns collection; plan/eval only inference).
 TRAINING_KEYS = frozenset(
     {"data.path", "data.env", "data.frameskip", "data.history", "data.pred", "data.val_fraction", "data.seed"}
@@ -257,13 +260,11 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
     model = build_model(cfg, data.action_dim).to(rt.device)
     sigreg = SIGReg(num_directions=cfg.train.sigreg_directions, knots=cfg.train.sigreg_knots)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr, betas=(0.9, 0.999))
-    rng = np.random.default_rng([cfg.train.seed, rt.rank])
     start = 0
     if state is not None:
         model.load_state_dict(ck.weights)
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])  # windows need no state: batch k is drawn from (seed, rank, k)
         start = int(state["step"])
         log.info("resumed %s at step %d", run, start)
     ddp = rt.distributed
@@ -275,6 +276,8 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
             )
         else:  # CPU (gloo): BatchNorm uses each rank's local batch; SIGReg is still global
             net = DistributedDataParallel(model)
+    if cfg.train.compile:  # compiled forward (and DDP around it); weights are saved from `model` as ever
+        net = torch.compile(net)
     if rt.is_main:
         _write_config(cfg, run / "config.yaml")
     metrics_log = _MetricsLog(run, start) if rt.is_main else None
@@ -284,7 +287,7 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
 
     def snapshot() -> dict[str, Any]:
         """RNG state after a completed step: what the next step starts from."""
-        return {"torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state}
+        return {"torch_rng": torch.get_rng_state()}
 
     def save(step: int, last: dict[str, float], rng_state: dict[str, Any]) -> None:
         nonlocal saved_step
@@ -312,13 +315,18 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
     t_log, n_log = time.perf_counter(), 0
     step = done = start
     done_rng = snapshot()
+    batches = window_batches(
+        data.train, cfg.train.batch_size, range(start + 1, cfg.train.steps + 1), seed=cfg.train.seed,
+        rank=rt.rank, workers=cfg.train.loader_workers, prefetch=cfg.train.prefetch,
+        pin_memory=rt.device.type == "cuda",
+    )  # fmt: skip
     try:
         for step in range(start + 1, cfg.train.steps + 1):
             with stop.step():  # a signal stops training after this step, not inside it
                 lr = lr_at(step - 1, cfg.train.lr, cfg.train.steps, cfg.train.warmup_steps, cfg.train.min_lr_ratio)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                pixels, actions = data.train.sample(cfg.train.batch_size, rng)
+                pixels, actions = next(batches)
                 pixels, actions = pixels.to(rt.device, non_blocking=True), actions.to(rt.device, non_blocking=True)
                 with _autocast(cfg, rt.device):
                     terms = jepa_loss(net, sigreg, pixels, actions, cfg.train.sigreg_lambda)
@@ -356,6 +364,7 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
             save(done, last, done_rng)
         raise
     finally:
+        del batches  # stops the loader's workers
         if metrics_log is not None:
             metrics_log.close()
     if rt.is_main:

@@ -1,0 +1,143 @@
+"""The training loader: same windows whatever the worker count, exact resume, fast disk reads."""
+
+import pickle
+import zlib
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from jepaworld.config import ConfigError, load_config
+from jepaworld.data import DataError, EpisodeFile, WindowSampler
+from jepaworld.data.frames import FrameReader
+from jepaworld.errors import JepaworldError
+from jepaworld.train import loader as loader_mod
+from jepaworld.train.loader import window_batches
+from tests.conftest import tiny_config
+
+
+def sampler(path, in_memory=False, history=2):
+    f = EpisodeFile(path)
+    return WindowSampler(f, np.arange(f.n_episodes), history=history, pred=1, frameskip=3, in_memory=in_memory)
+
+
+def stream(s, steps, workers, batch=8, seed=3):
+    return [tuple(t.clone() for t in b) for b in window_batches(s, batch, steps, seed=seed, workers=workers)]
+
+
+def assert_same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        for u, v in zip(x, y, strict=True):
+            assert torch.equal(u, v)
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_same_windows_whatever_the_worker_count(tiny_data, in_memory):
+    s = sampler(tiny_data, in_memory)
+    steps = range(1, 7)
+    base = stream(s, steps, workers=0)
+    assert base[0][0].shape == (8, 3, 16, 16, 3) and base[0][0].dtype == torch.uint8
+    assert not torch.equal(base[0][0], base[1][0])  # each step draws its own windows
+    for workers in (1, 2):
+        assert_same(stream(s, steps, workers), base)
+    assert not torch.equal(stream(s, steps, 0, seed=4)[0][0], base[0][0])  # the seed decides them
+
+
+def test_resumed_loader_continues_the_stream(tiny_data):
+    s = sampler(tiny_data)
+    full = stream(s, range(1, 9), workers=0)
+    assert_same(stream(s, range(5, 9), workers=2), full[4:])
+    other_rank = list(window_batches(s, 8, range(1, 3), seed=3, rank=1))
+    assert not torch.equal(other_rank[0][0], full[0][0])
+
+
+def test_worker_batches_equal_the_sampler_windows(tiny_data):
+    """What a worker hands over (in shared memory) is what the sampler makes in process."""
+    s = sampler(tiny_data)
+    (pixels, actions), *_ = stream(s, [5], workers=1)
+    index = s.draw(8, loader_mod.batch_generator(3, 0, 5))
+    want = s.windows(*s.window_rows(index))
+    assert torch.equal(pixels, want[0]) and torch.equal(actions, want[1])
+
+
+def test_bad_loader_settings_are_clear(tiny_data, tmp_path):
+    s = sampler(tiny_data)
+    with pytest.raises(JepaworldError, match="loader_workers must be >= 0"):
+        window_batches(s, 4, range(1, 3), seed=0, workers=-1)
+    with pytest.raises(JepaworldError, match="prefetch must be >= 1"):
+        window_batches(s, 4, range(1, 3), seed=0, workers=1, prefetch=0)
+    with pytest.raises(ConfigError, match="train.loader_workers must be >= 0, got -2"):
+        load_config(None, ["train.loader_workers=-2"])
+    with pytest.raises(ConfigError, match="train.prefetch must be >= 1"):
+        load_config(None, ["train.prefetch=0"])
+
+
+def test_disk_sampler_pickles_without_its_handle(tiny_data):
+    s = sampler(tiny_data)
+    s.sample(4, 0)  # opens the file in this process
+    copy = pickle.loads(pickle.dumps(s))
+    for a, b in zip(s.sample(16, 7), copy.sample(16, 7), strict=True):
+        assert torch.equal(a, b)
+
+
+def frames(n=12, res=6):
+    return np.random.default_rng(0).integers(0, 255, (n, res, res, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"chunks": (1, 6, 6, 3), "compression": "gzip", "compression_opts": 1},  # what collect writes
+        {"chunks": (1, 6, 6, 3)},  # chunked, not compressed
+        {},  # contiguous (as other writers may store it)
+        {"chunks": (4, 6, 6, 3), "compression": "gzip"},  # several frames per chunk
+        {"chunks": (1, 6, 6, 3), "compression": "gzip", "shuffle": True},  # another filter too
+    ],
+)
+def test_frame_reader_matches_h5py(tmp_path, layout):
+    px = frames()
+    path = tmp_path / "px.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("pixels", data=px, **layout)
+    reader = FrameReader(path)
+    assert reader.direct == (layout.get("chunks", (0,))[0] == 1 and "shuffle" not in layout)
+    rows = np.array([3, 0, 11, 3, 7, 7])  # repeats are decoded once and copied
+    np.testing.assert_array_equal(reader.read(rows), px[rows])
+    out = np.zeros((len(rows), 6, 6, 3), np.uint8)
+    assert reader.read(rows, out) is out
+    np.testing.assert_array_equal(out, px[rows])
+
+
+def test_damaged_chunk_is_a_data_error(tmp_path):
+    path = tmp_path / "px.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("pixels", data=frames(), chunks=(1, 6, 6, 3), compression="gzip")
+        ds.id.write_direct_chunk((2, 0, 0, 0), zlib.compress(b"short"))
+    reader = FrameReader(path)
+    np.testing.assert_array_equal(reader.read(np.array([1])), frames()[[1]])
+    with pytest.raises(DataError, match="frame row 2 holds 5 bytes, expected 108"):
+        reader.read(np.array([2]))
+
+
+def test_training_with_workers_matches_training_without(tiny_data, tmp_path):
+    from jepaworld.train import train
+
+    runs = {}
+    for workers in (0, 2):
+        cfg = tiny_config(tiny_data, str(tmp_path / f"w{workers}"), steps=5, loader_workers=workers)
+        cfg.data.in_memory = False
+        runs[workers] = train(cfg).last
+    assert runs[2]["loss"] == pytest.approx(runs[0]["loss"], rel=1e-6)
+
+
+def test_compile_option_compiles_the_training_model(tiny_data, tmp_path, monkeypatch):
+    from jepaworld.train import train
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda m: compiled.append(type(m).__name__) or m)
+    train(tiny_config(tiny_data, str(tmp_path / "c"), steps=2, compile=True))
+    assert compiled == ["WorldModel"]
+    train(tiny_config(tiny_data, str(tmp_path / "n"), steps=2))
+    assert compiled == ["WorldModel"]
