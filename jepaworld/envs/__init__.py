@@ -10,6 +10,8 @@ if "jepaworld/TwoRoom-v0" not in gym.registry:
     gym.register(id="jepaworld/TwoRoom-v0", entry_point="jepaworld.envs.tworoom:TwoRoomEnv")
 if "jepaworld/PushT-v0" not in gym.registry:  # pymunk is imported only when the env is built
     gym.register(id="jepaworld/PushT-v0", entry_point="jepaworld.envs.pusht:PushTEnv")
+if "jepaworld/Reacher-v0" not in gym.registry:  # MuJoCo and dm_control are imported only when the env is built
+    gym.register(id="jepaworld/Reacher-v0", entry_point="jepaworld.envs.reacher:ReacherEnv")
 
 __all__ = [
     "EnvSpec",

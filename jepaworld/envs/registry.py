@@ -1,4 +1,7 @@
-"""Environments by name: ``"tworoom"``, ``"pusht"`` or ``"gymnasium:ID"`` for any Gymnasium env.
+"""Environments by name: ``"tworoom"``, ``"pusht"``, ``"reacher"``, ``"cube"`` or ``"gymnasium:ID"``.
+
+Reacher and Cube need the ``mujoco`` extra (``pip install -e '.[mujoco]'``): without it, asking for
+their spec or building one raises a ``JepaworldError`` saying how to install it.
 
 ``gymnasium:ID`` needs ``ID`` registered with Gymnasium; ``gymnasium:package.module:ID`` imports
 ``package.module`` first (where your ``gymnasium.register`` call lives), so the command line can
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from jepaworld.envs import experts, pusht, pusht_expert, tworoom
+from jepaworld.envs import experts, pusht, pusht_expert, reacher, tworoom
+from jepaworld.envs.mujoco_gl import require_mujoco
 from jepaworld.envs.pixels import PixelEnv, flat_dim
 from jepaworld.errors import JepaworldError
 
@@ -45,6 +49,7 @@ class EnvSpec:
     heuristic: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (state, goal) -> action
     cross_wall: Callable[[np.ndarray, np.ndarray], bool] | None = None  # goal in another room (Two-Room)
     dynamics: str | None = None  # version of the env's dynamics; data collected under another is refused
+    requires: Callable[[], object] | None = None  # raises a JepaworldError saying what to install, if anything
 
 
 _BUILTIN = {
@@ -68,6 +73,17 @@ _BUILTIN = {
         action_high=np.ones(2, np.float32),
         heuristic=pusht_expert.agent_to_goal,
         dynamics=pusht.DYNAMICS,
+    ),
+    "reacher": EnvSpec(
+        name="reacher",
+        gym_id="jepaworld/Reacher-v0",
+        action_dim=2,
+        make_policy=reacher.reacher_expert,
+        action_low=-np.ones(2, np.float32),
+        action_high=np.ones(2, np.float32),
+        heuristic=reacher.heuristic,
+        dynamics=reacher.DYNAMICS,
+        requires=lambda: require_mujoco("Reacher"),
     ),
 }
 
@@ -95,9 +111,13 @@ def _gym_id(name: str) -> str:
 
 
 def get_spec(name: str) -> EnvSpec:
-    """The :class:`EnvSpec` of ``name``; raises :class:`UnknownEnvError` listing valid names."""
+    """The :class:`EnvSpec` of ``name``; raises :class:`UnknownEnvError` listing valid names, and a
+    ``JepaworldError`` saying what to install when the env needs a missing extra (Reacher, Cube)."""
     if name in _BUILTIN:
-        return _BUILTIN[name]
+        spec = _BUILTIN[name]
+        if spec.requires is not None:
+            spec.requires()
+        return spec
     if name.startswith(GYM_PREFIX):
         gym_id = _gym_id(name)
         probe = gym.make(gym_id)
@@ -118,6 +138,8 @@ def make(name: str, resolution: int = 64, **kwargs) -> gym.Env:
         return tworoom.TwoRoomEnv(resolution=resolution, **kwargs)
     if name == "pusht":
         return pusht.PushTEnv(resolution=resolution, **kwargs)
+    if name == "reacher":
+        return reacher.ReacherEnv(resolution=resolution, **kwargs)
     if name.startswith(GYM_PREFIX):
         inner = gym.make(_gym_id(name), render_mode="rgb_array", **kwargs)
         return PixelEnv(inner, resolution)
