@@ -141,3 +141,15 @@ def test_compile_option_compiles_the_training_model(tiny_data, tmp_path, monkeyp
     assert compiled == ["WorldModel"]
     train(tiny_config(tiny_data, str(tmp_path / "n"), steps=2))
     assert compiled == ["WorldModel"]
+
+
+def test_frames_larger_than_ram_say_to_read_from_disk(tiny_data, tmp_path, monkeypatch):
+    from jepaworld.train import train
+
+    ram = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 50}  # 200 kB: less than the tiny file's frames
+    monkeypatch.setattr("jepaworld.train.data.os.sysconf", lambda name: ram[name])
+    with pytest.raises(DataError, match="set data.in_memory=false"):
+        train(tiny_config(tiny_data, str(tmp_path / "mem"), steps=1))
+    cfg = tiny_config(tiny_data, str(tmp_path / "disk"), steps=1)
+    cfg.data.in_memory = False
+    assert train(cfg).step == 1

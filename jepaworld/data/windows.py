@@ -79,7 +79,7 @@ class WindowSampler:
         state = arrays.get("state")
         self._state = None if state is None else np.asarray(state, np.float32)[self._source_rows]
         self._file = None if isinstance(source, dict) else source
-        self._reader: FrameReader | None = None
+        self.reader: FrameReader | None = None  # the disk reader (None in memory)
         if in_memory:
             pixels = arrays.get("pixels") if isinstance(source, dict) else None
             if pixels is None:
@@ -89,7 +89,7 @@ class WindowSampler:
             raise JepaworldError("in_memory=False needs an EpisodeFile or a path, not arrays")
         else:
             self._pixels = None
-            self._reader = FrameReader(source.path)
+            self.reader = FrameReader(source.path)
 
     def __len__(self) -> int:
         """Number of distinct windows."""
@@ -119,7 +119,7 @@ class WindowSampler:
     @property
     def frame_shape(self) -> tuple[int, ...]:
         """``(H, W, 3)`` of one frame."""
-        return tuple(self._pixels.shape[1:]) if self._pixels is not None else self._reader.frame_shape
+        return tuple(self._pixels.shape[1:]) if self._pixels is not None else self.reader.frame_shape
 
     def windows(
         self, frames: np.ndarray, acts: np.ndarray, with_state: bool = False, pixels_out: torch.Tensor | None = None
@@ -136,7 +136,7 @@ class WindowSampler:
         if self._pixels is not None:
             np.take(self._pixels, rows, axis=0, out=out)
         else:
-            self._reader.read(self._source_rows[rows], out)
+            self.reader.read(self._source_rows[rows], out)
         actions = torch.from_numpy(self._action[acts].reshape(b, t, -1))
         if with_state:
             if self._state is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,22 @@ def _dynamics(env: str) -> str | None:
         return None
 
 
+def _check_fits_in_ram(f: EpisodeFile, path: str) -> None:
+    """:class:`DataError` when loading the frames (twice at the peak: the file's, then the samplers' copy)
+    would not fit in this machine's RAM."""
+    need = 2 * f.n_frames * int(np.prod(f.pixels.shape[1:]))
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: nothing to compare with
+        return
+    if need > 0.8 * ram:
+        raise DataError(
+            f"{path}: its {f.n_frames:,} frames take {need / 2e9:.1f} GB uncompressed (twice that while loading) "
+            f"and this machine has {ram / 1e9:.0f} GB of RAM; set data.in_memory=false to read windows from disk "
+            "(and train.loader_workers=N to read them ahead of the training step)"
+        )
+
+
 def build_data(cfg: Config, rt: Runtime) -> TrainData:
     d = cfg.data
     f = EpisodeFile(d.path)
@@ -70,6 +87,8 @@ def build_data(cfg: Config, rt: Runtime) -> TrainData:
             "training validates on them and evaluation starts from them: set data.val_fraction > 0 "
             "and use a file of at least 2 episodes"
         )
+    if d.in_memory:
+        _check_fits_in_ram(f, d.path)
     arrays = f.arrays(pixels=d.in_memory)  # read once, shared by both samplers
     normalizer = Normalizer.fit(arrays["action"], arrays["ep_len"], arrays["ep_offset"], train_ids)
     shard = train_ids[rt.rank :: rt.world_size] if rt.distributed else train_ids

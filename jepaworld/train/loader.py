@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ def _worker_init(_: int) -> None:
 def window_batches(
     sampler: WindowSampler,
     batch_size: int,
-    steps: Iterable[int],
+    steps: Sequence[int],
     seed: int,
     rank: int = 0,
     workers: int = 0,
@@ -83,7 +83,7 @@ def window_batches(
     loader = DataLoader(
         WindowBatches(sampler, batch_size, seed, rank),
         batch_size=None,  # an item is already a batch
-        sampler=list(steps),
+        sampler=steps,
         num_workers=workers,
         prefetch_factor=prefetch if workers else None,
         pin_memory=pin_memory,
