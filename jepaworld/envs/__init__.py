@@ -12,6 +12,8 @@ if "jepaworld/PushT-v0" not in gym.registry:  # pymunk is imported only when the
     gym.register(id="jepaworld/PushT-v0", entry_point="jepaworld.envs.pusht:PushTEnv")
 if "jepaworld/Reacher-v0" not in gym.registry:  # MuJoCo and dm_control are imported only when the env is built
     gym.register(id="jepaworld/Reacher-v0", entry_point="jepaworld.envs.reacher:ReacherEnv")
+if "jepaworld/Cube-v0" not in gym.registry:  # OGBench's cube-single: needs the mujoco extra too
+    gym.register(id="jepaworld/Cube-v0", entry_point="jepaworld.envs.cube:CubeEnv")
 
 __all__ = [
     "EnvSpec",

@@ -41,12 +41,12 @@ def _probe(backend: str) -> str | None:
 
 
 @functools.cache
-def require_mujoco(env_name: str = "this environment") -> str:
-    """Make sure ``mujoco`` and ``dm_control`` import and can render offscreen; returns the backend.
+def require_mujoco(env_name: str = "this environment", packages: tuple[str, ...] = ("mujoco", "dm_control")) -> str:
+    """Make sure ``packages`` import and MuJoCo can render offscreen; returns the backend.
 
     Raises :class:`MujocoUnavailable` naming what is missing (the extra, or EGL/OSMesa libraries).
     """
-    missing = [name for name in ("mujoco", "dm_control") if importlib.util.find_spec(name) is None]
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
     if missing:
         raise MujocoUnavailable(f"{env_name} needs {' and '.join(missing)}: install the extra with {INSTALL}")
     chosen = os.environ.get("MUJOCO_GL")

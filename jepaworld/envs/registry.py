@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from jepaworld.envs import experts, pusht, pusht_expert, reacher, tworoom
+from jepaworld.envs import cube, experts, pusht, pusht_expert, reacher, tworoom
 from jepaworld.envs.mujoco_gl import require_mujoco
 from jepaworld.envs.pixels import PixelEnv, flat_dim
 from jepaworld.errors import JepaworldError
@@ -85,6 +85,17 @@ _BUILTIN = {
         dynamics=reacher.DYNAMICS,
         requires=lambda: require_mujoco("Reacher"),
     ),
+    "cube": EnvSpec(
+        name="cube",
+        gym_id="jepaworld/Cube-v0",
+        action_dim=5,
+        make_policy=cube.cube_expert,
+        action_low=-np.ones(5, np.float32),
+        action_high=np.ones(5, np.float32),
+        heuristic=cube.heuristic,
+        dynamics=cube.DYNAMICS,
+        requires=lambda: require_mujoco("Cube", cube.PACKAGES),
+    ),
 }
 
 
@@ -140,6 +151,8 @@ def make(name: str, resolution: int = 64, **kwargs) -> gym.Env:
         return pusht.PushTEnv(resolution=resolution, **kwargs)
     if name == "reacher":
         return reacher.ReacherEnv(resolution=resolution, **kwargs)
+    if name == "cube":
+        return cube.CubeEnv(resolution=resolution, **kwargs)
     if name.startswith(GYM_PREFIX):
         inner = gym.make(_gym_id(name), render_mode="rgb_array", **kwargs)
         return PixelEnv(inner, resolution)
