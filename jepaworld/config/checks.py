@@ -113,6 +113,7 @@ def check_plan(p: PlanConfig) -> None:
         _fail("plan.elites", f"in [1, plan.samples={p.samples}]", p.elites)
     c.one_of("noise", ("iid", "block", "colored"))
     c.one_of("cost", ("terminal", "min"))
+    c.one_of("precision", ("fp32", "bf16"))
 
 
 def check_eval(e: EvalConfig) -> None:

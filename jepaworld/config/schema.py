@@ -102,6 +102,9 @@ class PlanConfig:
     noise_beta: float = 2.0  # colour exponent for "colored" noise (iCEM)
     cost: str = "terminal"  # "terminal" (published) or "min" (best state along the horizon)
     warm_start: bool = True
+    # the no-grad rollout's matmuls and attention: "fp32" or "bf16" (residual stream, norms and
+    # modulations stay fp32; model/fast_step.py). The gradient planner always runs fp32.
+    precision: str = "fp32"
     # MPPI
     temperature: float = 0.5  # relative: in units of the std of each environment's candidate costs
     # gradient planner
@@ -119,6 +122,7 @@ class PlanConfig:
         return (
             f"{search}, {self.noise} noise, {self.cost} cost,"
             f" re-plan every {min(self.receding, self.horizon)} of {self.horizon} blocks"
+            + (f", {self.precision} rollout" if self.precision != "fp32" else "")
         )
 
 

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from jepaworld.config.schema import ModelConfig
 from jepaworld.model.action_encoder import ActionEncoder
 from jepaworld.model.cnn import CNN
+from jepaworld.model.fast_step import stepper
 from jepaworld.model.predictor import KVCache, Predictor
 from jepaworld.model.projector import Projector
 from jepaworld.model.vit import ViT
@@ -84,13 +85,16 @@ class WorldModel(nn.Module):
         """Fast autoregressive rollout. z_hist: (B, h, D), blocks: (B, H, fs*A) -> (B, H, D).
 
         hist_blocks: (B, h-1, fs*A), the blocks taken after each history frame but the last
-        (zeros if None). RoPE: KV cache, one token per step. Learned positions: the last
-        `history` tokens are recomputed each step with positions 0 .. history-1 (as published).
-        Runs under inference_mode when grad is disabled; stays differentiable when it is enabled.
-        Call model.eval() first (dropout, BatchNorm running statistics).
+        (zeros if None). RoPE: KV cache, one token per step (without grad: `model/fast_step.py`).
+        Learned positions: the last `history` tokens are recomputed each step with positions
+        0 .. history-1 (as published). Runs under inference_mode when grad is disabled; stays
+        differentiable when it is enabled. Call model.eval() first (dropout, BatchNorm statistics).
         """
         with _inference_unless_grad() as fast:
-            z = self._rollout(z_hist, blocks, hist_blocks, cached=True)
+            if fast and self.predictor.pos_embedding == "rope":
+                z = self._rollout_fast(z_hist, blocks[:, None], hist_blocks, "fp32")[:, 0]
+            else:
+                z = self._rollout(z_hist, blocks, hist_blocks, cached=True)
         return z.clone() if fast else z
 
     def rollout_reference(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:
@@ -109,12 +113,17 @@ class WorldModel(nn.Module):
         mode: str = "terminal",
         hist_blocks: Tensor | None = None,
         reference: bool = False,
+        precision: str = "fp32",
     ) -> Tensor:
         """Planning cost. z_start: (B, h, D) or (B, D), z_goal: (B, D), blocks: (B, S, H, fs*A) -> (B, S).
 
         "terminal" (published): ||z_hat_H - z_goal||^2 on the last predicted embedding; "min": the
         smallest squared distance along the horizon. All B * S candidates run as one batch.
         hist_blocks: (B, h-1, fs*A) as in `rollout`. reference=True uses `rollout_reference`.
+        Without grad, RoPE models take the fast path (`model/fast_step.py`: the history prefix once
+        per environment, RoPE folded into the weights, no KV copies); ``precision="bf16"`` runs its
+        matmuls in bfloat16 (`PlanConfig.precision`; other paths under bf16 autocast). With grad (the
+        gradient planner) the fast path is not taken.
         """
         if mode not in ("terminal", "min"):
             raise ValueError(f"cost mode must be 'terminal' or 'min', got {mode!r}")
@@ -122,8 +131,12 @@ class WorldModel(nn.Module):
             z_start = z_start[:, None]
         B, S, H, _ = blocks.shape
         h, D = z_start.shape[1:]
-        with _inference_unless_grad() as fast:
-            if not reference and self.predictor.pos_embedding == "rope" and h > 1:
+        fast_path = not reference and self.predictor.pos_embedding == "rope"
+        low = precision == "bf16" and not fast_path and not torch.is_grad_enabled()
+        with _inference_unless_grad() as fast, torch.autocast(z_start.device.type, torch.bfloat16, enabled=low):
+            if fast and fast_path:
+                z = self._rollout_fast(z_start, blocks, hist_blocks, precision)
+            elif fast_path and h > 1:
                 z = self._rollout_shared_prefix(z_start, blocks, hist_blocks)
             else:
                 zs = z_start[:, None].expand(B, S, h, D).reshape(B * S, h, D)
@@ -135,13 +148,48 @@ class WorldModel(nn.Module):
                         .reshape(B * S, *hist_blocks.shape[1:])
                     )
                 z = self._rollout(zs, blocks.reshape(B * S, H, -1), hb, cached=not reference)
-            z = z.view(B, S, H, D)
+            z = z.view(B, S, H, D).float()
             dist = (z - z_goal[:, None, None]).square().sum(-1)  # (B, S, H)
             c = dist[..., -1] if mode == "terminal" else dist.min(dim=-1).values
         return c.clone() if fast else c
 
+    def _rollout_fast(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, precision: str) -> Tensor:
+        """No-grad cached rollout of S candidates per environment (RoPE). See `model/fast_step.py`.
+
+        z_hist: (B, h, D), blocks: (B, S, H, fs*A) -> (B, S, H, D). The first h-1 history tokens
+        run on B rows; their keys and values broadcast over the S candidates. Equal to
+        ``_rollout(..., cached=True)`` on the expanded batch (fp32; bf16 within its rounding).
+        """
+        B, h, D = z_hist.shape
+        S, H, A = blocks.shape[1:]
+        hist_blocks = self._check_hist_blocks(hist_blocks, blocks, B, h)
+        step = stepper(self.predictor, precision).step
+        cache = None
+        if h > 1:
+            hist_mods = self.predictor.modulations(self.action_encoder(hist_blocks))  # (B, h-1, depth, 6D)
+            for t in range(h - 1):
+                _, cache = step(z_hist[:, t, None], hist_mods[:, None, t], cache, t)
+        mods = self.predictor.modulations(self.action_encoder(blocks.reshape(B * S, H, A)))
+        mods = mods.view(B, S, H, *mods.shape[2:])  # mods[:, :, i] conditions token h-1+i
+        x = z_hist[:, -1, None].expand(B, S, D)
+        preds: list[Tensor] = []
+        for i in range(H):
+            y, cache = step(x, mods[:, :, i], cache, h - 1 + i)
+            x = self.pred_projector(y)
+            preds.append(x)
+        return torch.stack(preds, dim=2)
+
+    @staticmethod
+    def _check_hist_blocks(hist_blocks: Tensor | None, blocks: Tensor, B: int, h: int) -> Tensor:
+        """hist_blocks (B, h-1, fs*A), zeros when None."""
+        if hist_blocks is None:
+            return blocks.new_zeros(B, h - 1, blocks.shape[-1])
+        if hist_blocks.shape[1] != h - 1:
+            raise ValueError(f"hist_blocks must hold h-1 = {h - 1} blocks, got {tuple(hist_blocks.shape)}")
+        return hist_blocks
+
     def _rollout_shared_prefix(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None) -> Tensor:
-        """Cached rollout of S candidates per environment that computes the history once.
+        """Cached rollout of S candidates per environment that computes the history once (with grad).
 
         z_hist: (B, h, D), blocks: (B, S, H, fs*A) -> (B*S, H, D). The first h-1 history tokens
         and their actions are the same for every candidate of an environment, so their keys and
@@ -151,10 +199,7 @@ class WorldModel(nn.Module):
         """
         B, h, D = z_hist.shape
         S, H = blocks.shape[1:3]
-        if hist_blocks is None:
-            hist_blocks = blocks.new_zeros(B, h - 1, blocks.shape[-1])
-        if hist_blocks.shape[1] != h - 1:
-            raise ValueError(f"hist_blocks must hold h-1 = {h - 1} blocks, got {tuple(hist_blocks.shape)}")
+        hist_blocks = self._check_hist_blocks(hist_blocks, blocks, B, h)
         c_hist = self.action_encoder(hist_blocks)  # (B, h-1, D)
         cache = None
         for t in range(h - 1):
@@ -182,10 +227,7 @@ class WorldModel(nn.Module):
     def _rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, cached: bool) -> Tensor:
         B, h, D = z_hist.shape
         H = blocks.shape[1]
-        if hist_blocks is None:
-            hist_blocks = blocks.new_zeros(B, h - 1, blocks.shape[-1])
-        if hist_blocks.shape[1] != h - 1:
-            raise ValueError(f"hist_blocks must hold h-1 = {h - 1} blocks, got {tuple(hist_blocks.shape)}")
+        hist_blocks = self._check_hist_blocks(hist_blocks, blocks, B, h)
         c = self.action_encoder(
             torch.cat([hist_blocks, blocks], dim=1)
         )  # (B, h-1+H, D): c[:, t] after token t
