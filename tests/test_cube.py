@@ -117,3 +117,32 @@ def test_bad_state_and_action_raise_clear_errors(env):
         env.set_state(np.zeros(7))
     with pytest.raises(JepaworldError, match="5 finite numbers"):
         env.step([0.0, 0.0])
+
+
+def _box_mesh_xml() -> str:
+    """Two copies of a 10.5-cm box mesh 1 mm apart (24 faces): one visual-only geom, one colliding."""
+    corners = [(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]
+    verts = [c * a for a in (0.0525, 0.0535) for corner in corners for c in corner]
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    tris = [t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))]
+    faces = [i + k for k in (0, 8) for tri in tris for i in tri]
+    mesh = 'vertex="{}" face="{}"'.format(" ".join(map(str, verts)), " ".join(map(str, faces)))
+    return (
+        f'<mujoco><asset><mesh name="vis" {mesh}/><mesh name="col" {mesh}/></asset><worldbody>'
+        '<geom type="mesh" mesh="vis" contype="0" conaffinity="0"/><geom type="mesh" mesh="col" pos="1 0 0"/>'
+        "</worldbody></mujoco>"
+    )
+
+
+def test_coarsen_meshes_merges_close_vertices_and_spares_colliding_meshes():
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(_box_mesh_xml())
+    vis, col = model.mesh("vis").id, model.mesh("col").id
+    assert model.mesh_facenum[vis] == 24
+    col_faces = model.mesh_face[model.mesh_faceadr[col] : model.mesh_faceadr[col] + 24].copy()
+    assert cb.coarsen_meshes(model, 0.01) == (12, 24)  # the two boxes fall on the same 1-cm cells
+    faces = model.mesh_face[model.mesh_faceadr[vis] : model.mesh_faceadr[vis] + 24]
+    assert len({tuple(sorted(f)) for f in faces[:12]}) == 12
+    assert all(len(set(f)) == 1 for f in faces[12:])  # the rest degenerate: nothing drawn
+    np.testing.assert_array_equal(model.mesh_face[model.mesh_faceadr[col] : model.mesh_faceadr[col] + 24], col_faces)

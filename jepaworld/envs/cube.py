@@ -8,8 +8,10 @@ Success = the cube's centre within 4 cm of the goal's (OGBench's test).
 
 Frames come from OGBench's ``front_pixels`` camera with the colours of its pixel tasks (purple
 gripper, arm at 10% opacity), drawn by our own renderer with the cheapest settings that still show
-arm and cube: no shadows, reflections, skybox or multisampling (README "Reacher and Cube" has the
-measured frame rates; the arm's ~190,000 mesh triangles set the cost on a CPU rasteriser).
+arm and cube: no shadows, reflections, skybox or multisampling. On a CPU rasteriser the arm's
+~185,000 visual mesh triangles then set the cost, so they are coarsened (:func:`coarsen_meshes`,
+vertices clustered on a ``mesh_cell`` grid, 5 mm: ~12% of the triangles are kept), which at 64 px
+changes no visible detail. README "Reacher and Cube" has the measured frame rates.
 
 State ``(STATE_DIM,)`` float32: effector xyz (m), effector yaw, gripper opening in [0, 1], gripper
 contact in [0, 1], cube xyz, cube quaternion (w, x, y, z), cube yaw, then the simulator's ``qpos``
@@ -37,6 +39,7 @@ EFFECTOR, YAW, OPENING, CONTACT, CUBE, QUAT, CUBE_YAW, QPOS = 0, 3, 4, 5, 6, 9, 
 QVEL = QPOS + NQ
 STATE_DIM = QVEL + NV
 PACKAGES = ("mujoco", "dm_control", "ogbench")
+MESH_CELL = 0.005  # m: grid on which the arm's visual meshes are coarsened for drawing
 NOISE_SMOOTHING = 0.5  # the expert's noise: n_t = 0.5 n_{t-1} + sqrt(1 - 0.5^2) * N(0, noise^2)
 
 
@@ -63,6 +66,42 @@ def checked_state(state: Any) -> np.ndarray:
             f"xyz, quaternion, yaw, then the simulator's qpos ({NQ}) and qvel ({NV})), got shape {s.shape}"
         )
     return s
+
+
+def coarsen_meshes(model: Any, cell: float) -> tuple[int, int]:
+    """Coarsen the triangles of visual-only meshes in place (before a renderer is made): vertices are
+    clustered on a ``cell``-metre grid, each face is redrawn on its clusters' first vertices, faces that
+    collapse are made degenerate (zero area: the rasteriser drops them). Meshes used by any colliding
+    geom are left alone; masses and inertias were fixed at compile time. Returns (faces kept, faces)."""
+    import mujoco
+
+    colliding = {
+        int(model.geom_dataid[g]) for g in range(model.ngeom) if model.geom_contype[g] or model.geom_conaffinity[g]
+    }
+    visual = {
+        int(model.geom_dataid[g])
+        for g in range(model.ngeom)
+        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and int(model.geom_dataid[g]) not in colliding
+    }
+    kept_total = faces_total = 0
+    for mesh in sorted(visual):
+        v0, nv = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+        f0, nf = model.mesh_faceadr[mesh], model.mesh_facenum[mesh]
+        faces = model.mesh_face[f0 : f0 + nf].copy()
+        cells = np.floor(model.mesh_vert[v0 : v0 + nv] / cell).astype(np.int64)
+        _, first, cluster = np.unique(cells, axis=0, return_index=True, return_inverse=True)
+        merged = first[cluster.ravel()][faces]  # (nf, 3) vertex of each corner's cluster
+        alive = (merged[:, 0] != merged[:, 1]) & (merged[:, 1] != merged[:, 2]) & (merged[:, 0] != merged[:, 2])
+        _, unique = np.unique(np.sort(merged[alive], axis=1), axis=0, return_index=True)
+        rows = np.flatnonzero(alive)[np.sort(unique)]  # one face per distinct triangle
+        out = np.repeat(merged[rows[:1]] if len(rows) else faces[:1], nf, axis=0)
+        out[len(rows) :] = out[0, 0]  # degenerate
+        out[: len(rows)] = merged[rows]
+        model.mesh_face[f0 : f0 + nf] = out
+        normals = model.mesh_facenormal[f0 : f0 + nf]
+        normals[: len(rows)] = normals[rows].copy()
+        kept_total, faces_total = kept_total + len(rows), faces_total + nf
+    return kept_total, faces_total
 
 
 def _oracle_info(state: np.ndarray, target: np.ndarray) -> dict[str, Any]:
@@ -149,9 +188,11 @@ class CubeEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
-    def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array"):
+    def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array", mesh_cell: float = MESH_CELL):
         if resolution < 8:
             raise JepaworldError(f"resolution must be >= 8 pixels, got {resolution}")
+        if not 0.0 <= mesh_cell <= 0.05:
+            raise JepaworldError(f"mesh_cell must be in [0, 0.05] m (0: the meshes as they are), got {mesh_cell}")
         require_mujoco("Cube", PACKAGES)
         import mujoco
         from ogbench.manipspace.envs.cube_env import CubeEnv as OGBenchCube
@@ -172,6 +213,8 @@ class CubeEnv(gym.Env):
         model = self._sim.model
         model.vis.quality.shadowsize = 0
         model.vis.quality.offsamples = 0
+        if mesh_cell > 0:
+            coarsen_meshes(model, mesh_cell)
         self._renderer = mujoco.Renderer(model, self.resolution, self.resolution)
         self._goal = self.get_state()
 

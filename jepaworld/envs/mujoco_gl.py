@@ -50,8 +50,16 @@ def require_mujoco(env_name: str = "this environment", packages: tuple[str, ...]
     if missing:
         raise MujocoUnavailable(f"{env_name} needs {' and '.join(missing)}: install the extra with {INSTALL}")
     chosen = os.environ.get("MUJOCO_GL")
-    if chosen or "mujoco" in sys.modules:  # the user's choice, or too late to change it
-        return chosen or "default"
+    if chosen:  # the user's choice
+        return chosen
+    if "mujoco" in sys.modules:  # too late to choose: MuJoCo took its default (GLFW, which needs a display)
+        if os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32"):
+            return "glfw"
+        raise MujocoUnavailable(
+            f"{env_name}: mujoco was imported before jepaworld could choose an offscreen OpenGL backend, and "
+            "there is no display for its default (GLFW). Set MUJOCO_GL=egl (or osmesa) in the environment, or "
+            "build the env before importing mujoco yourself"
+        )
     errors = {}
     for backend in BACKENDS:
         error = _probe(backend)
