@@ -39,6 +39,8 @@ def summary_table(report: dict[str, Any]) -> Table:
     cols = ["method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"]
     cols += ["recovered", "steps to recover"] if perturbed else []
     cols += ["ms / step", "model calls / step", "plans / episode", "guard alarms"] if agents else []
+    routed = any(not _nan(s.get("reroutes_per_episode")) for s in summary.values())
+    cols += ["re-routes / episode"] if routed else []
     for col in cols:
         t.add_column(col, justify="right" if col != "method" else "left")
     for name, s in summary.items():
@@ -58,6 +60,8 @@ def summary_table(report: dict[str, Any]) -> Table:
                 + ("" if _nan(s.get("detection_rate")) else f", {100 * s['detection_rate']:.0f}% detected"))
             row += [_num(s.get("ms_per_step"), 3), _num(s.get("model_calls_per_step"), 1),
                     _num(s.get("plans_per_episode"), 2), alarms]  # fmt: skip
+        if routed:
+            row += [_num(s.get("reroutes_per_episode"), 2)]
         t.add_row(*row)
     return t
 
@@ -110,6 +114,10 @@ def eval_cmd(
     perturb: Annotated[str, typer.Option(help="Mid-episode perturbation: none | teleport.")] = "none",
     perturb_step: Annotated[int, typer.Option(help="Env step of the perturbation.")] = 15,
     threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default).")] = 0,
+    memory: Annotated[
+        str | None,
+        typer.Option(help="Memory file (`jepaworld memory build`): also run the planner routed through it."),
+    ] = None,
     set_: SetOpt = None,
 ) -> None:
     """Evaluate goal reaching under the published protocol (or a harder variant) with baselines."""
@@ -125,6 +133,10 @@ def eval_cmd(
         bad = [a for a in agents if a not in MODES]
         if bad or (agent is not None and not agents):
             raise UserError(f"--agent {agent!r}: expected {', '.join(MODES)} (comma-separated) or all")
+        if memory is not None and agents:
+            raise UserError("--memory and --agent are separate comparisons; run them one at a time")
+        if memory is not None and not Path(memory).is_file():
+            raise UserError(f"--memory {memory}: no such file; build it with `jepaworld memory build {ckpt}`")
         if threads < 0:
             raise UserError(f"--threads must be >= 0, got {threads}")
         if threads:
@@ -147,9 +159,11 @@ def eval_cmd(
             tag = f"agent-{'+'.join(agents)}-{tag}"
         if perturb != "none":
             tag += f"-{perturb}{perturb_step}"
+        if memory is not None:
+            tag += "-memory"
         folder = Path(out) if out else model.checkpoint_path.parent.parent / "eval" / tag
         report = run_eval(model, cfg.plan, cfg.eval, folder, data, baselines, agents=agents, perturb=perturb,
-                          perturb_step=perturb_step)  # fmt: skip
+                          perturb_step=perturb_step, memory=memory)  # fmt: skip
     console.print(summary_table(report))
     console.print(f"results: {folder}/results.json   plot: {folder}/success.png   videos: {folder}/videos/")
     if report.get("agents"):

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from jepaworld.cli import collect, data, demo, train
+from jepaworld.cli import collect, data, demo, memory, train
 from jepaworld.cli.distill import distill_cmd
 from jepaworld.cli.errors import set_verbose
 from jepaworld.cli.eval import eval_cmd
@@ -36,6 +36,7 @@ app.command("surprise")(surprise_cmd)
 app.command("serve")(serve_cmd)
 app.command("structure")(structure_cmd)
 app.command("report")(report_cmd)
+app.add_typer(memory.app, name="memory")
 
 
 @app.callback()

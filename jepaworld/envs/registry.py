@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -48,6 +48,8 @@ class EnvSpec:
     action_high: np.ndarray
     heuristic: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (state, goal) -> action
     cross_wall: Callable[[np.ndarray, np.ndarray], bool] | None = None  # goal in another room (Two-Room)
+    # named harder episode subsets for ``eval --subset`` beyond all / cross-wall: name -> (start, goal) -> keep
+    subsets: Mapping[str, Callable[[np.ndarray, np.ndarray], bool]] = field(default_factory=dict)
     dynamics: str | None = None  # version of the env's dynamics; data collected under another is refused
     requires: Callable[[], object] | None = None  # raises a JepaworldError saying what to install, if anything
 
@@ -62,6 +64,7 @@ _BUILTIN = {
         action_high=np.ones(2, np.float32),
         heuristic=experts.heuristic,
         cross_wall=tworoom.cross_wall,
+        subsets={"far-corner": tworoom.far_corner},
         dynamics=tworoom.DYNAMICS,
     ),
     "pusht": EnvSpec(

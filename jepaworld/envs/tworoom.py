@@ -70,6 +70,16 @@ def cross_wall(start: np.ndarray, goal: np.ndarray) -> bool:
     return not same_room(start, goal)
 
 
+FAR_Y = 130.0  # "far corner": both ends this far below the door's centre line (y grows downward)
+
+
+def far_corner(start: np.ndarray, goal: np.ndarray) -> bool:
+    """The goal is in the other room and both start and goal lie in the rooms' halves far from the door
+    (y >= 130, the door is at y = 49): the straight line hits the wall, the way round is >= 2 x 81 px
+    of climbing to the door and back."""
+    return cross_wall(start, goal) and bool(start[1] >= FAR_Y and goal[1] >= FAR_Y)
+
+
 def is_success(state: np.ndarray, goal: np.ndarray) -> bool:
     """Agent within 16 px (canvas) of the goal position."""
     return bool(np.hypot(state[0] - goal[0], state[1] - goal[1]) <= SUCCESS_PX)

@@ -59,6 +59,7 @@ class MethodSummary:
     plans_per_episode: float = float("nan")
     false_alarm_rate: float = float("nan")  # guarded: decisions over the threshold, the perturbation's excluded
     detection_rate: float = float("nan")  # guarded: perturbations whose first frame exceeded the threshold
+    reroutes_per_episode: float = float("nan")  # --memory: times an episode's route was searched again
 
 
 def summarise(method: str, results: list[EpisodeResult], plan_times: list[float] | None = None,
@@ -142,7 +143,10 @@ def subset_filter(spec: EnvSpec, subset: str) -> StatePredicate | None:
         if spec.cross_wall is None:
             raise JepaworldError(f"--subset cross-wall needs an env with two rooms; {spec.name} has none")
         return spec.cross_wall
-    raise JepaworldError(f"unknown --subset {subset!r}; expected 'all' or 'cross-wall'")
+    if subset in spec.subsets:
+        return spec.subsets[subset]
+    known = ", ".join(["all"] + (["cross-wall"] if spec.cross_wall else []) + list(spec.subsets))
+    raise JepaworldError(f"unknown --subset {subset!r} for {spec.name}; expected one of: {known}")
 
 
 def baseline_policies(spec: EnvSpec) -> dict[str, GoalPolicy]:
@@ -169,6 +173,7 @@ def evaluate(
     agents: Sequence[str] = (),
     perturb: str = "none",
     perturb_step: int = 15,
+    memory: str | None = None,
 ) -> EvalResult:
     """Run the protocol with ``model`` (from ``jepaworld.load``) and its baselines; writes nothing.
 
@@ -176,6 +181,8 @@ def evaluate(
     "guarded"; the last two need ``jepaworld distill RUN``), each logged decision by decision.
     perturb: "none" or "teleport" (``jepaworld.eval.perturb``) at env step ``perturb_step`` of every
     method's episodes, baselines included.
+    memory: a memory file (``jepaworld memory build``): the planner also runs routed through it
+    (``jepaworld.memory.Navigator``), beside the flat closed loop, on the same episodes.
     """
     meta = model.meta
     spec = get_spec(meta.env)
@@ -210,6 +217,12 @@ def evaluate(
         summaries = {name: summarise(name, results, mpc.plan_times, envs_per_plan=min(n, len(episodes)))}
         per_episode, decisions, guard = {name: results}, {}, None
     plan_wall = time.perf_counter() - t0
+    if memory is not None:
+        name, results, times, reroutes = _run_memory(model, plan_cfg, eval_cfg, memory, batches, perturbation,
+                                                     progress)  # fmt: skip
+        summaries[name] = summarise(name, results, times, envs_per_plan=min(n, len(episodes)))
+        summaries[name].reroutes_per_episode = float(np.mean(reroutes))
+        per_episode[name] = results
 
     for method, policy in (baseline_policies(spec) if baselines else {}).items():
         results = run_policy(meta.env, episodes, eval_cfg.budget, res, policy, seed=eval_cfg.seed,
@@ -225,7 +238,7 @@ def evaluate(
             f"budget {eval_cfg.budget} env steps; subset {eval_cfg.subset}"
             + (f"; at step {perturbation.step} {perturbation.description}" if perturbation else "")
         ),
-        "perturb": perturbation.to_dict() if perturbation else None, "agents": list(agents),
+        "perturb": perturbation.to_dict() if perturbation else None, "agents": list(agents), "memory": memory,
         **({"guard": guard} if guard else {}),
     }  # fmt: skip
     return EvalResult(
@@ -272,6 +285,29 @@ def _run_agents(model: Any, plan_cfg: PlanConfig, eval_cfg: EvalConfig, modes: S
         if agent.guard is not None:
             guard = asdict(agent.guard)
     return summaries, per_episode, decisions, guard
+
+
+def _run_memory(model: Any, plan_cfg: PlanConfig, eval_cfg: EvalConfig, memory: str, batches: list[list[Any]],
+                perturbation: Perturbation | None, progress: Progress | None
+                ) -> tuple[str, list[EpisodeResult], list[float], list[int]]:  # fmt: skip
+    """The planner routed through a memory file, on the same episode batches."""
+    from jepaworld.memory import Navigator
+
+    nav = Navigator(model, memory, plan_cfg, seed=eval_cfg.seed)
+    name = f"{plan_cfg.planner} + memory route (world model)"
+    results: list[EpisodeResult] = []
+    reroutes: list[int] = []
+    total = sum(len(b) for b in batches)
+    try:
+        for chunk in batches:
+            results += run_mpc(model.meta.env, chunk, eval_cfg.budget, model.meta.resolution, nav,
+                               record=eval_cfg.videos, perturb=perturbation)  # fmt: skip
+            reroutes += nav.reroutes()
+            if progress:
+                progress(name, len(results), total)
+    finally:
+        nav.close()
+    return name, results, nav.plan_times, reroutes
 
 
 def write_eval(result: EvalResult, out: str | Path) -> Path:

@@ -102,6 +102,18 @@ class LatentMPC:
         actions, self._plan = self._plan, None  # open loop: a later act() plans again, warm-started
         return actions[0] if self.single else actions
 
+    def retarget(self, z_goal: torch.Tensor) -> None:
+        """Point the running loop at new goal embeddings z_goal (B, D) (or (D,) for one env), e.g. a memory
+        route's next subgoal; the history and the warm start are kept, the next plan uses the new goal."""
+        if self.goal_obs is None:
+            raise JepaworldError("call reset(goal_obs) before retarget(z_goal)")
+        z_goal = z_goal.reshape(self.z_goal.shape) if z_goal.numel() == self.z_goal.numel() else z_goal
+        if z_goal.shape != self.z_goal.shape:
+            raise JepaworldError(
+                f"retarget: expected goal embeddings {tuple(self.z_goal.shape)}, got {tuple(z_goal.shape)}"
+            )
+        self.z_goal = z_goal.to(self.device, torch.float32)
+
     @property
     def current_plan(self) -> np.ndarray | None:
         """Raw actions (horizon * fs, A) (or (B, ...)) of the plan ``act`` hands blocks out of; None before one."""
@@ -282,7 +294,7 @@ def _search(
     cfg = lead.cfg
 
     def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-        return lead.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks)
+        return lead.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks, precision=cfg.precision)
 
     problem = PlanProblem(len(z_goal), cfg.horizon, lead.frameskip, lead.action_dim, bounds=lead.bounds,
                           device=lead.device)  # fmt: skip

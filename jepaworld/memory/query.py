@@ -1,0 +1,92 @@
+"""Asking a memory: named goals in, nearest remembered states out (to an image, or to an entity condition).
+
+    add_goal(store, wm, "door", image)                     # image uint8 (H, W, 3) at the run's resolution
+    nearest_states(store, wm, image, k=5)                  # -> [Match], nearest embedding first
+    matching_states(store, Condition("block", (200, 300), 30.0), k=5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jepaworld.errors import JepaworldError
+from jepaworld.memory.entities import Condition
+from jepaworld.memory.index import NearestIndex
+from jepaworld.memory.store import Goal, MemoryStore
+from jepaworld.science.common import encode
+
+
+@dataclass(frozen=True)
+class Match:
+    id: int
+    source: str
+    episode: int
+    step: int
+    distance: float  # squared latent distance (image queries) or entity distance (condition queries)
+    state: np.ndarray | None  # env state, if remembered
+    decoded: np.ndarray | None  # the probe's reading of the embedding, if fitted
+    thumb: bytes | None
+
+
+def check_image(image: np.ndarray, resolution: int) -> np.ndarray:
+    """A goal/query image as uint8 (res, res, 3); other square sizes are resized (bilinear)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.shape[0] != image.shape[1]:
+        raise JepaworldError(f"expected a square RGB image, got shape {tuple(image.shape)}")
+    image = image[..., :3].astype(np.uint8)
+    if image.shape[0] != resolution:
+        from PIL import Image
+
+        image = np.asarray(Image.fromarray(image).resize((resolution, resolution), Image.BILINEAR), dtype=np.uint8)
+    return image
+
+
+def add_goal(store: MemoryStore, model: Any, name: str, image: np.ndarray, state: np.ndarray | None = None,
+             source: str = "image", replace: bool = False) -> Goal:  # fmt: skip
+    """Remember ``image`` (its embedding by ``model``'s encoder) as the goal ``name``."""
+    image = check_image(image, store.header.resolution)
+    z = encode(model, image[None]).cpu().numpy()[0]
+    goal = Goal(name=name, image=image, z=z, state=None if state is None else np.asarray(state, np.float32),
+                source=source)  # fmt: skip
+    store.add_goal(goal, replace=replace)
+    return goal
+
+
+def _match(store: MemoryStore, state_id: int, distance: float) -> Match:
+    info = store.state_info(state_id)
+    return Match(id=info["id"], source=info["source"], episode=info["episode"], step=info["step"],
+                 distance=float(distance), state=info["state"], decoded=info["decoded"],
+                 thumb=info["thumb"])  # fmt: skip
+
+
+def nearest_states(store: MemoryStore, model: Any, image: np.ndarray, k: int = 5,
+                   index: NearestIndex | None = None) -> list[Match]:  # fmt: skip
+    """The ``k`` remembered states whose embeddings are nearest to ``image``'s."""
+    if k < 1:
+        raise JepaworldError(f"k must be >= 1, got {k}")
+    z = encode(model, check_image(image, store.header.resolution)[None]).cpu().numpy()
+    index = index or NearestIndex(*store.embeddings())
+    if not len(index):
+        raise JepaworldError(f"{store.path} remembers no states yet; run `jepaworld memory build`")
+    ids, dist = index.search(z, k=k)
+    return [_match(store, int(i), float(d)) for i, d in zip(ids[0], dist[0], strict=True)]
+
+
+def matching_states(store: MemoryStore, condition: Condition, k: int = 5, decoded: bool = False) -> list[Match]:
+    """Up to ``k`` remembered states meeting ``condition``, closest first; by env state, or by the probe's
+    decoding of the embedding when ``decoded`` (or when the memory has no env states)."""
+    entities = store.entities()
+    if not entities:
+        raise JepaworldError(f"{store.path} tracks no entities (it was built from data without states)")
+    ids, states = (store.decoded_states() if decoded else store.env_states())
+    if not len(ids) and not decoded:
+        ids, states = store.decoded_states()
+    if not len(ids):
+        raise JepaworldError(f"{store.path} has no env states nor decoded states to test {condition.entity!r} on")
+    dist = condition.distance(states, entities)
+    hit = np.flatnonzero(dist <= condition.within)
+    hit = hit[np.argsort(dist[hit])][:k]
+    return [_match(store, int(ids[i]), float(dist[i])) for i in hit]

@@ -1,0 +1,204 @@
+"""Memory: the SQLite store (resumable build, kill -9, foreign files), goals, queries, routes, the navigator."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import jepaworld
+from jepaworld.errors import JepaworldError
+from jepaworld.memory import (
+    Condition,
+    GraphConfig,
+    MemoryGraph,
+    MemoryStore,
+    Navigator,
+    NearestIndex,
+    build_memory,
+)
+from jepaworld.memory.query import add_goal, matching_states, nearest_states
+from jepaworld.run.episodes import training_episodes
+
+
+@pytest.fixture(scope="module")
+def wm(tiny_run):
+    return jepaworld.load(tiny_run)
+
+
+@pytest.fixture(scope="module")
+def built(wm, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mem") / "memory.sqlite"
+    result = build_memory(wm, path, chunk=3)
+    return path, result
+
+
+def expected_counts(wm) -> tuple[int, int, list[int]]:
+    f, ids = training_episodes(wm.meta, "test")
+    fs = wm.meta.frameskip
+    frames = [len(range(0, int(f.ep_len[e]), fs)) for e in ids]
+    return sum(frames), sum(n - 1 for n in frames), ids
+
+
+def test_build_remembers_every_model_frame_and_resumes(wm, built):
+    path, result = built
+    states, transitions, ids = expected_counts(wm)
+    assert (result.states, result.transitions, result.episodes_added) == (states, transitions, len(ids))
+    again = build_memory(wm, path, chunk=3)  # a finished build: nothing to add, nothing duplicated
+    assert (again.episodes_added, again.episodes_skipped, again.states) == (0, len(ids), states)
+    with MemoryStore.open(path) as store:
+        sid, st = store.env_states()
+        assert len(sid) == states and st.shape[1] == 2
+        assert set(store.entities()) == {"agent"}
+        did, dec = store.decoded_states()  # the linear probe's reading of each embedding
+        assert len(did) == states and np.isfinite(dec).all()
+
+
+def test_interrupted_build_resumes_without_loss(wm, built, tmp_path):
+    path = tmp_path / "m.sqlite"
+    calls = []
+
+    def stop_after_two(stage, done, total):
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_memory(wm, path, chunk=2, progress=stop_after_two)
+    with MemoryStore.open(path) as store:
+        assert store.count("built") == 4  # two committed chunks of 2 episodes
+    result = build_memory(wm, path, chunk=2)
+    assert result.episodes_skipped == 4 and result.states == built[1].states
+
+
+def test_kill_9_during_build_loses_nothing(tiny_run, built, tmp_path):
+    path = tmp_path / "k.sqlite"
+    script = textwrap.dedent(f"""
+        import os, signal, torch, jepaworld
+        from jepaworld.memory import build_memory
+        torch.set_num_threads(1)
+        wm = jepaworld.load({tiny_run!r})
+        def kill(stage, done, total):
+            if done >= 4:
+                os.kill(os.getpid(), signal.SIGKILL)
+        build_memory(wm, {str(path)!r}, chunk=2, progress=kill)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == -9
+    with MemoryStore.open(path) as store:
+        assert store.count("built") == 4 and store.count("states") > 0
+    result = build_memory(jepaworld.load(tiny_run), path, chunk=2)
+    assert result.states == built[1].states and result.episodes_skipped == 4
+
+
+def test_foreign_damaged_and_newer_files_are_refused(tmp_path, built):
+    text = tmp_path / "notes.sqlite"
+    text.write_text("not a database at all" * 100)
+    with pytest.raises(JepaworldError, match="not a readable jepaworld memory"):
+        MemoryStore.open(text)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    with pytest.raises(JepaworldError, match="not a jepaworld memory"):
+        MemoryStore.open(other)
+    newer = tmp_path / "newer.sqlite"
+    newer.write_bytes(built[0].read_bytes())
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(JepaworldError, match="schema version 99"):
+        MemoryStore.open(newer)
+    with pytest.raises(JepaworldError, match="no memory file"):
+        MemoryStore.open(tmp_path / "missing.sqlite")
+
+
+def test_another_runs_memory_is_refused(wm, built, tmp_path):
+    from jepaworld.memory import open_for
+
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(built[0].read_bytes())
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE meta SET value = '12345' WHERE key = 'step'")
+    with pytest.raises(JepaworldError, match="not comparable"):
+        open_for(wm, copy)
+
+
+def test_goals_and_queries(wm, built, tmp_path):
+    path = tmp_path / "g.sqlite"
+    path.write_bytes(built[0].read_bytes())
+    f, ids = training_episodes(wm.meta, "test")
+    e = ids[0]
+    frame, state = np.asarray(f.pixels[int(f.ep_offset[e])]), np.asarray(f.state[int(f.ep_offset[e])])
+    with MemoryStore.open(path) as store:
+        goal = add_goal(store, wm, "start-0", frame, state=state, source="test")
+        with pytest.raises(JepaworldError, match="already remembered"):
+            add_goal(store, wm, "start-0", frame)
+        add_goal(store, wm, "start-0", frame, replace=True)
+        with pytest.raises(JepaworldError, match="no goal named 'nope'"):
+            store.goal("nope")
+        assert store.goal_names() == ["start-0"]
+        assert np.array_equal(store.goal("start-0").image, frame) and goal.z.shape == (32,)
+        # the remembered frame itself is the nearest state to its own image
+        best = nearest_states(store, wm, frame, k=3)
+        assert (best[0].episode, best[0].step) == (e, 0) and best[0].distance < 1e-6
+        assert best[0].distance <= best[1].distance <= best[2].distance
+        # entity condition on env states: every match within the radius, closest first
+        x, y = float(state[0]), float(state[1])
+        hits = matching_states(store, Condition("agent", (x, y), 20.0), k=50)
+        assert hits and hits[0].distance < 1e-3
+        assert all(np.hypot(h.state[0] - x, h.state[1] - y) <= 20.0 for h in hits)
+        assert [h.distance for h in hits] == sorted(h.distance for h in hits)
+        with pytest.raises(JepaworldError, match="no entity 'block'"):
+            matching_states(store, Condition("block", (1.0, 2.0), 5.0))
+
+
+def test_nearest_index_is_exact():
+    rng = np.random.default_rng(0)
+    z, q = rng.normal(size=(500, 16)).astype(np.float32), rng.normal(size=(7, 16)).astype(np.float32)
+    ids, dist = NearestIndex(np.arange(500) + 100, z).search(q, k=4)
+    d = ((q[:, None] - z[None]) ** 2).sum(-1)
+    assert np.array_equal(ids, np.argsort(d, axis=1)[:, :4] + 100)
+    assert np.allclose(dist, np.sort(d, axis=1)[:, :4], rtol=1e-4, atol=1e-4)
+
+
+def test_lazy_route_avoids_a_refuted_shortcut():
+    # states on a U: 0..9 along the bottom, 10..19 back along the top; 0 and 19 embed close (a wall between)
+    pts = [(i, 0.0) for i in range(10)] + [(9 - i, 1.2) for i in range(10)]
+    z = np.array(pts, np.float32)
+    src, dst = np.arange(19), np.arange(1, 20)  # observed walk along the U
+    graph = MemoryGraph(NearestIndex(np.arange(20), z), src, dst, GraphConfig(neighbours=3, near=1.3))
+    assert graph.edges[1] > 0  # proximity edges exist, the 0 -> 19 shortcut among them
+    asked = []
+
+    def wall(a: np.ndarray, b: np.ndarray):
+        asked.extend(zip(a.tolist(), b.tolist(), strict=True))
+        ok = np.abs(z[a, 1] - z[b, 1]) < 0.5  # moving across the gap between the arms is impossible
+        return ok, np.where(ok, 0.0, 9.0)
+
+    path, made = graph.route(0, 19, wall)
+    assert path == list(range(20))  # the long way round, every edge observed or confirmed
+    assert (0, 19, False, 9.0) in made and (0, 19) in asked
+    assert graph.shortest(0, 19) == list(range(20))  # the refutation is remembered
+
+
+def test_navigator_drives_the_closed_loop(wm, built, tmp_path):
+    from jepaworld.eval.episodes import GoalEpisode
+    from jepaworld.eval.runner import run_mpc
+
+    path = tmp_path / "n.sqlite"
+    path.write_bytes(built[0].read_bytes())
+    nav = Navigator(wm, path)
+    assert nav.threshold > 0 and len(nav.index) == built[1].states
+    eps = [GoalEpisode(i, 0, 0, np.array([40.0 + 20 * i, 180.0], np.float32), np.array([180.0, 180.0], np.float32))
+           for i in range(2)]  # fmt: skip
+    results = run_mpc("tworoom", eps, 10, 16, nav)
+    assert len(results) == 2 and all(r.steps > 0 for r in results)
+    assert len(nav.reroutes()) == 2 and len(nav.plan_times) >= 2
+    with pytest.raises(JepaworldError, match="retarget"):
+        nav.mpc.retarget(nav.z_final[:1, :5])
+    nav.close()
+    with MemoryStore.open(path) as store:  # the threshold is cached per planner setting
+        assert any(k.startswith("confirm_threshold") for k, in store.conn.execute("SELECT key FROM meta"))
