@@ -2,7 +2,7 @@
 0/1/2/4 workers, beside what a cpu-preset training step consumes; and the published Two-Room
 collection's size and time, extrapolated from a measured sample.
 
-    python benchmarks/loader_speed.py [--episodes 40] [--seconds 4] [--repeats 3] [--workers 0 1 2 4]
+    python benchmarks/loader_speed.py [--episodes 40] [--seconds 4] [--repeats 3] [--workers 0 1 2 4] [--threads 1]
 
 Windows are the published ones (history 3 + 1 predicted frame, frameskip 5, batch 128), read from a
 freshly collected Two-Room file (one frame per chunk, deflate level 1: what `jepaworld collect`
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -122,7 +123,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2, 4])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the training step")
     args = parser.parse_args()
+    warnings.filterwarnings("ignore", message=".*worker processes in total")  # 4 workers on 2 cores: on purpose
+    torch.set_num_threads(args.threads)
     print(f"windows: history {HISTORY} + {PRED}, frameskip {FRAMESKIP}, batch {BATCH}; best of {args.repeats}")
     with tempfile.TemporaryDirectory() as tmp:
         samples = {res: collect_sample(res, args.episodes, Path(tmp)) for res in (64, 224)}
@@ -132,8 +136,8 @@ def main() -> None:
             print(f"\n{res} px, from disk: windows/s, vs h5py per frame, CPU of the training process per 1k windows")
             for name, (rate, cpu) in rates.items():
                 print(f"  {name:<18} {rate:>8,.0f}   x{rate / base:<5.2f} {cpu:6.2f} s")
-        step = training_step_rates(samples[64].path, args.seconds * 2, args.repeats)
-        print("\ncpu preset training step (samples/s, 64 px, frames in RAM):")
+        step = training_step_rates(samples[64].path, args.seconds * 3, args.repeats)
+        print(f"\ncpu preset training step (samples/s, 64 px, frames in RAM, {args.threads} torch thread(s)):")
         for name, (rate, _) in step.items():
             print(f"  {name:<30} {rate:>6,.0f}")
         r = samples[224]

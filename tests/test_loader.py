@@ -1,6 +1,7 @@
 """The training loader: same windows whatever the worker count, exact resume, fast disk reads."""
 
 import pickle
+import time
 import zlib
 
 import h5py
@@ -51,6 +52,21 @@ def test_resumed_loader_continues_the_stream(tiny_data):
     assert_same(stream(s, range(5, 9), workers=2), full[4:])
     other_rank = list(window_batches(s, 8, range(1, 3), seed=3, rank=1))
     assert not torch.equal(other_rank[0][0], full[0][0])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_batch_stays_valid_while_the_next_is_taken(tiny_data, workers):
+    """Pixels live in a ring of reused buffers: the batch in use and the one before it are never written over."""
+    s = sampler(tiny_data)
+    want = stream(s, range(1, 15), workers=0)  # cloned
+    prev = None
+    for k, (pixels, _) in enumerate(window_batches(s, 8, range(1, 15), seed=3, workers=workers, prefetch=1)):
+        if workers:
+            time.sleep(0.02)  # let the workers run as far ahead as they may
+        assert torch.equal(pixels, want[k][0]), k
+        if prev is not None:
+            assert torch.equal(prev, want[k - 1][0]), k
+        prev = pixels
 
 
 def test_worker_batches_equal_the_sampler_windows(tiny_data):

@@ -7,10 +7,14 @@ Batch ``k`` (the batch of training step ``k``) is drawn from ``(train.seed, rank
   batches ahead, handed over in step order);
 - a resumed run continues it exactly: the loader starts again at the step after the checkpoint.
 
-Workers write each batch straight into shared memory (no copy on the way to the training
-process); pixels stay ``uint8 (B, T, H, W, 3)`` until the model's device, where the encoder
-scales them. On CUDA batches are pinned, so that the loop's ``.to(device, non_blocking=True)``
-copies them while the GPU is busy.
+Pixels stay ``uint8 (B, T, H, W, 3)`` until the model's device, where the encoder scales them.
+They are written into a ring of ``N * train.prefetch + 2`` batch buffers, in shared memory when
+there are workers, reused in turn: fresh memory costs more than decoding (each page of a new buffer
+faults in, ~75 us per 224-px frame on these machines against ~6 us to write a warm one), and a
+worker's batch reaches the training process without a copy. So a batch's pixels stay valid while
+the next batch is taken, not longer: the loop trains on a batch and drops it; clone what you keep.
+On CUDA batches are pinned (``DataLoader``'s pinning thread copies them into page-locked memory), so
+that the loop's ``.to(device, non_blocking=True)`` copies them while the GPU is busy.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset
 
 from jepaworld.data import WindowSampler
 from jepaworld.errors import JepaworldError
@@ -35,23 +39,23 @@ def batch_generator(seed: int, rank: int, step: int) -> np.random.Generator:
 
 
 class WindowBatches(Dataset):
-    """``WindowBatches(sampler, batch_size, seed, rank)[step]`` -> the windows of that training step."""
+    """``WindowBatches(sampler, batch_size, seed, rank, slots, shared)[step]`` -> the windows of that step.
 
-    def __init__(self, sampler: WindowSampler, batch_size: int, seed: int, rank: int = 0):
+    The pixels of step ``k`` are written into ring buffer ``k % slots`` (in shared memory if ``shared``).
+    """
+
+    def __init__(
+        self, sampler: WindowSampler, batch_size: int, seed: int, rank: int = 0, slots: int = 2, shared: bool = False
+    ):
         self.sampler, self.batch_size, self.seed, self.rank = sampler, batch_size, seed, rank
+        self.ring = torch.zeros((slots, batch_size, sampler.T, *sampler.frame_shape), dtype=torch.uint8)
+        if shared:  # before the workers start (fork inherits it, spawn receives it by handle)
+            self.ring.share_memory_()
 
     def __getitem__(self, step: int) -> Batch:
         index = self.sampler.draw(self.batch_size, batch_generator(self.seed, self.rank, step))
         frames, acts = self.sampler.window_rows(index)
-        out = _shared_pixels((*frames.shape, *self.sampler.frame_shape)) if get_worker_info() else None
-        return self.sampler.windows(frames, acts, pixels_out=out)
-
-
-def _shared_pixels(shape: tuple[int, ...]) -> torch.Tensor:
-    """An uninitialised ``uint8`` tensor in shared memory: a worker's batch reaches the training
-    process without being copied there (``DataLoader`` would otherwise copy it into shared memory)."""
-    storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
-    return torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
+        return self.sampler.windows(frames, acts, pixels_out=self.ring[step % len(self.ring)])
 
 
 def _worker_init(_: int) -> None:
@@ -74,14 +78,18 @@ def window_batches(
     """The batches of training steps ``steps`` (e.g. ``range(start + 1, total + 1)``), in order.
 
     ``workers`` processes assemble them (0: in this process, when each is asked for), each keeping
-    up to ``prefetch`` batches ready; ``pin_memory`` (CUDA) pins them for asynchronous copies.
+    up to ``prefetch`` batches ready; ``pin_memory`` (CUDA) pins them for asynchronous copies. A
+    batch's pixels are overwritten once the batch after the next is taken (see the module docstring).
     """
     if workers < 0:
         raise JepaworldError(f"train.loader_workers must be >= 0 (0 = no worker processes), got {workers}")
     if prefetch < 1:
         raise JepaworldError(f"train.prefetch must be >= 1 batch per worker, got {prefetch}")
+    # Task k is handed to a worker when batch k - workers * prefetch is taken: with two slots more,
+    # the batch taken and the one before it are never written over.
+    slots = workers * prefetch + 2 if workers else 2
     loader = DataLoader(
-        WindowBatches(sampler, batch_size, seed, rank),
+        WindowBatches(sampler, batch_size, seed, rank, slots=slots, shared=workers > 0),
         batch_size=None,  # an item is already a batch
         sampler=steps,
         num_workers=workers,
