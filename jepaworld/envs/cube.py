@@ -23,6 +23,7 @@ release, move away; a new target when done) with Gaussian action noise, smoothed
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import gymnasium as gym
@@ -216,6 +217,9 @@ class CubeEnv(gym.Env):
         if mesh_cell > 0:
             coarsen_meshes(model, mesh_cell)
         self._renderer = mujoco.Renderer(model, self.resolution, self.resolution)
+        # Freed at exit at the latest, while OpenGL still works (a renderer left to the garbage collector
+        # at interpreter shutdown prints EGL errors).
+        self._close_renderer = weakref.finalize(self, self._renderer.close)
         self._goal = self.get_state()
 
     # -- Gymnasium API ----------------------------------------------------------------------
@@ -249,9 +253,7 @@ class CubeEnv(gym.Env):
         return r.render().copy()
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._close_renderer()
 
     # -- state ------------------------------------------------------------------------------
     def get_state(self) -> np.ndarray:

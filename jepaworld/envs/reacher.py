@@ -21,6 +21,7 @@ success test, the expert and the heuristic below need numpy alone.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import gymnasium as gym
@@ -153,6 +154,9 @@ class ReacherEnv(gym.Env):
         model.vis.global_.offheight = max(model.vis.global_.offheight, self.resolution)
         self.model, self.data = model, mujoco.MjData(model)
         self._renderer = mujoco.Renderer(model, self.resolution, self.resolution)
+        # Freed at exit at the latest, while OpenGL still works (a renderer left to the garbage collector
+        # at interpreter shutdown prints EGL errors).
+        self._close_renderer = weakref.finalize(self, self._renderer.close)
         self._goal = np.zeros(4, np.float32)
         self.set_state(np.zeros(4, np.float32))
 
@@ -180,9 +184,7 @@ class ReacherEnv(gym.Env):
         return self._renderer.render().copy()
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._close_renderer()
 
     # -- state ------------------------------------------------------------------------------
     def get_state(self) -> np.ndarray:
