@@ -52,6 +52,7 @@ for name, sub in (("stable_worldmodel", ""), ("stable_worldmodel.wm", "/wm")):
     pkg.__path__ = [root + sub]
     sys.modules[name] = pkg
 from gymnasium.spaces import Box
+from torch.utils.flop_counter import FlopCounterMode
 from stable_worldmodel.solver.cem import CEMSolver
 from stable_worldmodel.wm.lewm.lewm import LeWM
 from stable_worldmodel.wm.lewm.module import MLP, Embedder, Predictor
@@ -67,12 +68,21 @@ solver = CEMSolver(model, batch_size=1, num_samples=cfg["samples"], var_scale=1.
 plan_config = types.SimpleNamespace(horizon=H, receding_horizon=H, history_len=cfg["history"], action_block=FS)
 solver.configure(action_space=Box(-1, 1, shape=(1, A)), n_envs=1, config=plan_config)
 hist = cfg["history"]
-params = sum(p.numel() for p in predictor.parameters())
-print(json.dumps({"ready": True, "predictor_params": params, "torch": torch.__version__}), flush=True)
-for line in sys.stdin:
-    # embeddings given: the rollout skips the encoder, as a cached observation does
-    info = {"pixels": torch.zeros(1, hist, 1), "emb": torch.randn(1, hist, D), "goal": torch.zeros(1, hist, 1),
+
+
+def problem():  # embeddings given: the rollout skips the encoder, as a cached observation does
+    return {"pixels": torch.zeros(1, hist, 1), "emb": torch.randn(1, hist, D), "goal": torch.zeros(1, hist, 1),
             "goal_emb": torch.randn(1, 1, D)}
+
+
+with torch.inference_mode(), FlopCounterMode(display=False) as counter:  # one cost call, as the solver makes it
+    info = {k: v.unsqueeze(1).expand(1, cfg["samples"], *v.shape[1:]) for k, v in problem().items()}
+    model.get_cost(info, torch.randn(1, cfg["samples"], H, FS * A))
+params = sum(p.numel() for p in predictor.parameters())
+print(json.dumps({"ready": True, "predictor_params": params, "torch": torch.__version__,
+                  "flops": counter.get_total_flops() * cfg["iterations"]}), flush=True)
+for line in sys.stdin:
+    info = problem()
     with contextlib.redirect_stdout(sys.stderr):  # the solver prints its own time
         t0 = time.perf_counter()
         solver.solve(info)
@@ -133,6 +143,7 @@ class Reference:
 def ours(iterations: int, precision: str, threads: int):
     """A function that times one jepaworld CEM plan (published planner) at the published dims."""
     import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
     from jepaworld.config import PlanConfig, load_config
     from jepaworld.config.planners import apply_planner_preset
@@ -147,15 +158,34 @@ def ours(iterations: int, precision: str, threads: int):
     plan = replace(apply_planner_preset(PlanConfig(), "published"), iterations=iterations, precision=precision)
     g = torch.Generator().manual_seed(0)
 
+    def cost_fn(actions: torch.Tensor) -> torch.Tensor:
+        return wm.cost(torch.randn(1, history, D), torch.randn(1, D), actions, mode=plan.cost, precision=plan.precision)
+
     def once() -> float:
-        z0, goal = torch.randn(1, history, D), torch.randn(1, D)
-        cost_fn = lambda actions: wm.cost(z0, goal, actions, mode=plan.cost, precision=plan.precision)
         with torch.inference_mode():
             t0 = time.perf_counter()
             cem(cost_fn, PlanProblem(1, H, FS, A), plan, generator=g)
             return time.perf_counter() - t0
 
-    return once, sum(p.numel() for p in wm.predictor.parameters()), plan
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        cost_fn(torch.zeros(1, plan.samples, H, FS * A))
+    flops = counter.get_total_flops() * iterations
+    return once, sum(p.numel() for p in wm.predictor.parameters()), plan, flops
+
+
+def peak_gflops(dtype, threads: int) -> float:
+    """A big matmul's GFLOP/s (2048^3, best of 3) at ``threads`` threads: the machine's matmul peak."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 2048**3 / best / 1e9
 
 
 def main() -> None:
@@ -171,7 +201,7 @@ def main() -> None:
     args = ap.parse_args()
 
     python = ensure_venv(Path(args.venv), args.wheels)
-    our_plan, our_params, plan = ours(args.iterations, args.precision, args.threads)
+    our_plan, our_params, plan, our_flops = ours(args.iterations, args.precision, args.threads)
     ref = Reference(
         python, threads=args.threads, samples=plan.samples, elites=plan.elites, iterations=args.iterations,
         history=args.ref_history, D=D, A=A, FS=FS, H=H,
@@ -191,7 +221,18 @@ def main() -> None:
         print(f"  round {i + 1}: reference {ref_s[-1]:6.2f} s   jepaworld {our_s[-1]:6.2f} s", flush=True)
     ref.close()
     best_ref, best_ours = min(ref_s), min(our_s)
+    import torch
+
+    peak32 = peak_gflops(torch.float32, args.threads)
+    peak = f"fp32 {peak32:.0f} GFLOP/s"
+    if args.precision == "bf16":
+        peak += f", bf16 {peak_gflops(torch.bfloat16, args.threads):.0f} GFLOP/s"
+    ref_flops = ref.info["flops"]
     print(f"best of {args.repeats}: reference {best_ref:.2f} s, jepaworld {best_ours:.2f} s")
+    print(f"work per plan (matmuls): reference {ref_flops / 1e12:.3f} TFLOP"
+          f" at {ref_flops / best_ref / 1e9:.0f} GFLOP/s, jepaworld {our_flops / 1e12:.3f} TFLOP"
+          f" at {our_flops / best_ours / 1e9:.0f} GFLOP/s ({ref_flops / our_flops:.2f}x less work)")  # fmt: skip
+    print(f"matmul peak here (2048^3, {args.threads} threads, best of 3): {peak}")
     print(f"reference / jepaworld = {best_ref / best_ours:.2f}x")
 
 

@@ -9,6 +9,7 @@ from jepaworld.config import ConfigError, PlanConfig
 from jepaworld.config.checks import validate
 from jepaworld.model.fast_step import FastStepper, stepper
 from jepaworld.model.predictor import Predictor
+from jepaworld.model.projector import Projector
 from jepaworld.plan import PlanProblem, cem
 from tests.test_model import FS, A, D, make_model, wake
 
@@ -80,6 +81,22 @@ def test_stepper_is_kept_and_refreshed_when_a_weight_changes():
         after = second.step(x, pred.modulations(c), None, 0)[0]
     assert not torch.allclose(before, after)
     torch.testing.assert_close(after, pred(x, c)[:, 0:1].detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_projector_with_batchnorm_folded_equals_the_module():
+    torch.manual_seed(2)
+    proj = Projector(D, 48, D)
+    proj.train()
+    for _ in range(3):  # running statistics away from (0, 1)
+        proj(torch.randn(64, D) * 3 + 1)
+    proj.eval()
+    pred = Predictor(D, 1, 2, 8, 64, 0.0, window=2)
+    y = torch.randn(2, 5, D)
+    with torch.no_grad():
+        fast = FastStepper(pred, "fp32", proj)
+        torch.testing.assert_close(fast.project(y), proj(y), rtol=1e-5, atol=1e-5)
+        proj.train()  # batch statistics: the module itself runs
+        torch.testing.assert_close(fast.project(y), proj(y))
 
 
 def test_fast_step_refuses_learned_positions_and_unknown_precision():

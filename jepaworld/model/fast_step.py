@@ -13,8 +13,10 @@ where S candidate plans per environment each take one token per step:
   over ``window`` scores per head (no padding, no mask, no SDPA call for 1 x window scores).
 - Shared rows. Tokens common to all candidates of an environment (the history prefix) run on B
   rows; their keys and values stay (B, 1, heads, head_dim) and broadcast over the S candidates.
-- precision "bf16": every matmul and the attention in bfloat16 (weights cast once, kept with the
-  folded ones); the residual stream, LayerNorms and AdaLN modulations stay float32. Off unless
+- The prediction projector's BatchNorm (running statistics) folded into its first Linear.
+- precision "bf16": the block and projector matmuls and the attention in bfloat16 (weights cast
+  once, kept with the folded ones); the residual stream, LayerNorms and the AdaLN modulations
+  (one matmul per rollout) stay float32. Off unless
   asked for (``PlanConfig.precision``).
 
 Shapes: tokens x (B, S, width) with S = 1 for shared tokens; modulations (B, S, depth, 6 * width).
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from jepaworld.model.predictor import Predictor, apply_rotary
+from jepaworld.model.projector import Projector
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -40,7 +43,7 @@ class FastStepper:
     window and never take a cached step).
     """
 
-    def __init__(self, predictor: Predictor, precision: str = "fp32"):
+    def __init__(self, predictor: Predictor, precision: str = "fp32", projector: Projector | None = None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         if predictor.pos_embedding != "rope":
@@ -50,6 +53,19 @@ class FastStepper:
         self.heads, self.head_dim, self.inner = attn.heads, attn.head_dim, attn.heads * attn.head_dim
         self.window, self.width = predictor.window, predictor.norm.normalized_shape[0]
         self.weights = _Weights(predictor, self.dtype)
+        self.projector = projector
+        if projector is not None:
+            self.proj_weights = _fold_batchnorm(projector, self.dtype)
+
+    def project(self, y: Tensor) -> Tensor:
+        """The prediction projector on y (..., width) -> float32 (..., D); its BatchNorm (running
+        statistics) folded into the first Linear. In training mode the module itself runs."""
+        if self.projector is None:
+            raise RuntimeError("this FastStepper was built without a projector")
+        if self.projector.training:
+            return self.projector(y)
+        w1, b1, w2, b2 = self.proj_weights
+        return F.linear(F.gelu(F.linear(y.to(self.dtype), w1, b1)), w2, b2).float()
 
     def step(self, x: Tensor, mods: Tensor, cache: StepCache | None, pos: int) -> tuple[Tensor, StepCache]:
         """One token at position ``pos`` for every row. x: (B, S, width), mods: (B, S, depth, 6 * width).
@@ -74,10 +90,10 @@ class FastStepper:
                 a = _attend(q, past).reshape(B, S, self.inner)
                 past = past[1:] if len(past) >= self.window else past
             new_cache.append(past)
-            x = x + gate1 * F.linear(a, block.proj_weight, block.proj_bias).float()
+            x = torch.addcmul(x, gate1, F.linear(a, block.proj_weight, block.proj_bias).float())
             h = _modulate(F.layer_norm(x, (W,), eps=1e-6), shift2, scale2).to(self.dtype)
             m = F.linear(F.gelu(F.linear(h, block.fc1_weight, block.fc1_bias)), block.fc2_weight, block.fc2_bias)
-            x = x + gate2 * m.float()
+            x = torch.addcmul(x, gate2, m.float())
         norm = self.pred.norm
         return F.layer_norm(x, (W,), norm.weight, norm.bias, norm.eps), new_cache
 
@@ -140,11 +156,23 @@ def _fold_rope(attn, cos: Tensor, sin: Tensor, dtype: torch.dtype) -> tuple[Tens
     return w.to(dtype).contiguous(), b.to(dtype).contiguous()
 
 
-def stepper(predictor: Predictor, precision: str) -> FastStepper:
-    """The predictor's ``FastStepper`` for ``precision``, kept until any predictor parameter changes."""
-    key = (precision, tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in predictor.parameters()))
+def _fold_batchnorm(projector: Projector, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Linear -> BatchNorm1d (eval) -> GELU -> Linear as (w1, b1, w2, b2) with the norm in w1, b1."""
+    fc1, bn, _, fc2 = projector.net
+    s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    w1, b1 = fc1.weight * s[:, None], (fc1.bias - bn.running_mean) * s + bn.bias
+    return tuple(t.detach().to(dtype).contiguous() for t in (w1, b1, fc2.weight, fc2.bias))
+
+
+def stepper(predictor: Predictor, precision: str, projector: Projector | None = None) -> FastStepper:
+    """The ``FastStepper`` of a predictor (and its projector) for ``precision``, kept on the predictor
+    until any parameter or buffer of either changes (storage or version counter)."""
+    tensors = [*predictor.parameters()]
+    if projector is not None:
+        tensors += [*projector.parameters(), *projector.buffers()]
+    key = (precision, id(projector), tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors))
     kept: dict = predictor.__dict__.setdefault("_fast_steppers", {})
     if kept.get(precision, (None,))[0] != key:
         with torch.no_grad():
-            kept[precision] = (key, FastStepper(predictor, precision))
+            kept[precision] = (key, FastStepper(predictor, precision, projector))
     return kept[precision][1]

@@ -163,7 +163,8 @@ class WorldModel(nn.Module):
         B, h, D = z_hist.shape
         S, H, A = blocks.shape[1:]
         hist_blocks = self._check_hist_blocks(hist_blocks, blocks, B, h)
-        step = stepper(self.predictor, precision).step
+        fast = stepper(self.predictor, precision, self.pred_projector)
+        step = fast.step
         cache = None
         if h > 1:
             hist_mods = self.predictor.modulations(self.action_encoder(hist_blocks))  # (B, h-1, depth, 6D)
@@ -175,7 +176,7 @@ class WorldModel(nn.Module):
         preds: list[Tensor] = []
         for i in range(H):
             y, cache = step(x, mods[:, :, i], cache, h - 1 + i)
-            x = self.pred_projector(y)
+            x = fast.project(y)
             preds.append(x)
         return torch.stack(preds, dim=2)
 
