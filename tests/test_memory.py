@@ -202,3 +202,60 @@ def test_navigator_drives_the_closed_loop(wm, built, tmp_path):
     nav.close()
     with MemoryStore.open(path) as store:  # the threshold is cached per planner setting
         assert any(k.startswith("confirm_threshold") for k, in store.conn.execute("SELECT key FROM meta"))
+
+
+def test_agents_go_to_named_goals(wm, built, tmp_path):
+    from jepaworld.agent import Agent
+
+    path = tmp_path / "go.sqlite"
+    path.write_bytes(built[0].read_bytes())
+    f, ids = training_episodes(wm.meta, "test")
+    frame = np.asarray(f.pixels[int(f.ep_offset[ids[1]]) + 7])
+    with MemoryStore.open(path) as store:
+        add_goal(store, wm, "corner", frame)
+    agent = Agent(wm, "planner", memory=path)
+    assert np.array_equal(agent.go("corner"), frame)
+    assert agent.act(frame).shape == (wm.meta.frameskip, 2)
+    with pytest.raises(JepaworldError, match="no goal named 'door'"):
+        agent.go("door")
+    nav = Navigator(wm, path)
+    assert np.array_equal(nav.go("corner"), frame) and nav.act(frame).shape == (wm.meta.frameskip, 2)
+    nav.close()
+    with pytest.raises(JepaworldError, match="memory=FILE"):
+        Agent(wm, "planner").go("corner")
+
+
+def test_memory_cli(tiny_run, tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from jepaworld.cli.main import app
+
+    mem = str(tmp_path / "cli.sqlite")
+    run = CliRunner().invoke
+    r = run(app, ["memory", "build", tiny_run, "--out", mem, "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert "states" in r.output and "episodes added" in r.output
+    r = run(app, ["memory", "add-goal", mem, "g1", "--from-episode", "0", "--step", "5"])
+    assert r.exit_code == 0, r.output
+    png = tmp_path / "goal.png"
+    Image.fromarray(np.full((32, 32, 3), 200, np.uint8)).save(png)  # another size: resized to the run's 16 px
+    assert run(app, ["memory", "add-goal", mem, "g2", "--image", str(png)]).exit_code == 0
+    r = run(app, ["memory", "info", mem])
+    assert r.exit_code == 0 and "g1" in r.output and "g2" in r.output
+    sheet = tmp_path / "sheet.png"
+    r = run(app, ["memory", "query", mem, "--goal", "g1", "--k", "3", "--sheet", str(sheet)])
+    assert r.exit_code == 0 and sheet.exists(), r.output
+    r = run(app, ["memory", "query", mem, "--entity", "agent", "--at", "112,112", "--within", "60"])
+    assert r.exit_code == 0 and "within 60 of (112,112)" in r.output and "5 shown" in r.output, r.output
+    # bad inputs: one clear line, exit 2, nothing written
+    for args, msg in [
+        (["memory", "query", mem, "--entity", "agent", "--at", "x,y"], "expected numbers"),
+        (["memory", "query", mem], "exactly one of"),
+        (["memory", "add-goal", mem, "g1", "--from-episode", "0"], "already remembered"),
+        (["memory", "add-goal", mem, "g3", "--image", str(tmp_path / "none.png")], "cannot read the image"),
+        (["memory", "info", str(png)], "not a readable jepaworld memory"),
+        (["eval", "--ckpt", tiny_run, "--memory", str(tmp_path / "nope.sqlite")], "no such file"),
+    ]:
+        r = run(app, args)
+        assert r.exit_code == 2 and msg in r.output, (args, r.output)

@@ -76,12 +76,13 @@ class Agent:
     """The two-loop agent over B environments (see the module docstring).
 
     model: a run folder or a loaded world model; plan: the planner's settings (the run's if None);
-    policy / guard: override what ``RUN/agent`` holds; agent_dir: another folder than ``RUN/agent``.
+    policy / guard: override what ``RUN/agent`` holds; agent_dir: another folder than ``RUN/agent``;
+    memory: a memory file whose named goals ``go(name)`` pursues.
     """
 
     def __init__(self, model: Any, mode: str = "guarded", plan: PlanConfig | None = None, seed: int = 0,
                  device: str = "auto", policy: PolicyNet | None = None, guard: GuardConfig | None = None,
-                 agent_dir: str | Path | None = None) -> None:  # fmt: skip
+                 agent_dir: str | Path | None = None, memory: str | Path | None = None) -> None:  # fmt: skip
         if mode not in MODES:
             raise JepaworldError(f"unknown agent mode {mode!r}; expected one of {', '.join(MODES)}")
         if isinstance(model, (str, Path)):
@@ -110,6 +111,20 @@ class Agent:
         self.meter = SurpriseMeter(model)
         self.plan_calls = plan_model_calls(self.mpc.cfg)
         self.log: list[Decision] = []
+        self.memory = memory  # a memory file (``jepaworld memory build``) whose named goals ``go`` takes
+
+    def go(self, name: str) -> np.ndarray:
+        """Start an episode toward the goal remembered as ``name`` (``jepaworld memory add-goal``) in the
+        memory file given as ``memory=``; returns its image (H, W, 3). For far goals routed through the
+        memory, use ``jepaworld.memory.Navigator(...).go(name)``."""
+        if self.memory is None:
+            raise JepaworldError("Agent(..., memory=FILE) is needed to go to a named goal")
+        from jepaworld.memory import open_for
+
+        with open_for(self.model, self.memory) as store:
+            image = store.goal(name).image
+        self.reset(image)
+        return image
 
     # ---------------------------------------------------------------------------------- episode
     def reset(self, goal_obs: np.ndarray) -> None:

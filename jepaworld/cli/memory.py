@@ -72,7 +72,7 @@ def _read_png(path: str) -> np.ndarray:
     from jepaworld.cli.errors import UserError
 
     try:
-        return np.asarray(Image.open(path).convert("RGB"))
+        return np.array(Image.open(path).convert("RGB"))
     except (FileNotFoundError, UnidentifiedImageError, OSError) as e:
         raise UserError(f"cannot read the image {path}: {e}") from None
 

@@ -2,6 +2,7 @@
 
     nav = Navigator(wm, "runs/demo/run/memory.sqlite")    # loads the memory, its graph and threshold
     nav.reset(goal_frames)                                  # uint8 (B, H, W, 3), or one (H, W, 3)
+    nav.go("door")                                          # or a goal named with `jepaworld memory add-goal`
     block = nav.act(frames)                                 # raw actions (B, fs, A), as LatentMPC.act
 
 Per env: the current frame and the goal map to their nearest remembered states; a world-model
@@ -121,6 +122,12 @@ class Navigator:
         goal_ids, _ = self.index.search(self.z_final.cpu(), k=1)
         self.goal_rows = [self.index.row[int(i)] for i in goal_ids[:, 0]]
         self.rows = [_Row() for _ in self.goal_rows]
+
+    def go(self, name: str) -> np.ndarray:
+        """Start an episode toward the goal remembered as ``name``; returns its image (H, W, 3)."""
+        image = self.store.goal(name).image
+        self.reset(image)
+        return image
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The frame(s) now -> the next block of raw actions (fs, A) or (B, fs, A)."""

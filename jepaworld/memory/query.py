@@ -40,7 +40,7 @@ def check_image(image: np.ndarray, resolution: int) -> np.ndarray:
     if image.shape[0] != resolution:
         from PIL import Image
 
-        image = np.asarray(Image.fromarray(image).resize((resolution, resolution), Image.BILINEAR), dtype=np.uint8)
+        image = np.array(Image.fromarray(image).resize((resolution, resolution), Image.BILINEAR), dtype=np.uint8)
     return image
 
 

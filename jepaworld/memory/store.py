@@ -141,7 +141,7 @@ def png_array(data: bytes) -> np.ndarray:
     """PNG bytes -> uint8 (H, W, 3)."""
     from PIL import Image
 
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
+    return np.array(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
 
 
 class MemoryStore:
