@@ -7,7 +7,8 @@ The embeddings are synthetic: ``--embeddings manifold`` (default) puts each epis
 over a 2-D square and maps it into D dimensions with a fixed random two-layer network (a
 low-dimensional manifold, like a Two-Room encoder's); ``gaussian`` draws i.i.d. normal vectors (no
 structure: the worst case for an inverted file). Each episode is written the way ``memory build``
-writes it: states with an env state and a 16-px PNG thumbnail, transitions with their action block, one transaction per chunk.
+writes it: states with an env state and a 16-px PNG thumbnail, transitions with their action
+block, one transaction per chunk.
 Prints the write rate, the file size, the time to reopen and index it, the query latency of the
 inverted file (median and p99 of single queries) against the 10 ms target with its recall@5
 against the exact search, and the exact search's latency.
