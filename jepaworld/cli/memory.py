@@ -199,3 +199,44 @@ def _write_sheet(path: str, matches: list) -> None:  # noqa: ANN001
         tmp = Path(path).with_suffix(".tmp.png")
         tmp.write_bytes(png_bytes(big))
         tmp.replace(path)
+
+
+@app.command("check")
+def check_cmd(
+    memory: MemArg,
+    data: Annotated[str | None, typer.Option(help="Episode file whose frames act as goals (default: the run's "
+                                                  "held-out episodes).")] = None,  # fmt: skip
+    goals: Annotated[int, typer.Option(help="Goal frames drawn.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the frame draw.")] = 0,
+    run: RunOpt = None,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = 0,
+) -> None:
+    """Can the memory stand in for goals? Per entity: the state error of each goal's latent-nearest
+    remembered state, beside the best any remembered state achieves."""
+    with user_errors():
+        from jepaworld.cli.errors import UserError
+        from jepaworld.memory import MemoryStore
+        from jepaworld.memory.query import check_retrieval
+        from jepaworld.run.episodes import held_out_episodes
+
+        if goals < 1:
+            raise UserError(f"--goals must be >= 1, got {goals}")
+        with MemoryStore.open(memory) as store:
+            model = _model_for(store, run, device, threads)
+            f, ids, name = held_out_episodes(model.meta, data)
+            states = f.require_state("memory check")
+            rng = np.random.default_rng(seed)
+            eps = rng.choice(ids, goals)
+            rows = sorted(int(f.ep_offset[e]) + int(rng.integers(int(f.ep_len[e]))) for e in eps)
+            frames = np.stack([np.asarray(f.pixels[r]) for r in rows])
+            result = check_retrieval(store, model, frames, np.stack([np.asarray(states[r]) for r in rows]))
+    t = Table(title=f"{memory}: {result.goals} goal frames from {name}",
+              caption="median distance (env-state units) from a goal's entity state to that of the remembered state "
+                      "retrieved")  # fmt: skip
+    for col in ("entity", "latent-nearest state", "best remembered state", "ratio"):
+        t.add_column(col, justify="right")
+    for ent, err in result.retrieved.items():
+        best = result.best[ent]
+        t.add_row(ent, fmt(err, 1), fmt(best, 1), fmt(err / best if best > 0 else float("inf"), 1))
+    console.print(t)

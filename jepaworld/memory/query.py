@@ -90,3 +90,38 @@ def matching_states(store: MemoryStore, condition: Condition, k: int = 5, decode
     hit = np.flatnonzero(dist <= condition.within)
     hit = hit[np.argsort(dist[hit])][:k]
     return [_match(store, int(ids[i]), float(dist[i])) for i in hit]
+
+
+@dataclass(frozen=True)
+class RetrievalCheck:
+    """How well a memory's latent nearest neighbour stands in for a goal, per entity (env-state units).
+
+    retrieved: median distance between each goal's entity state and that of its latent-nearest
+    remembered state; best: the same for the remembered state nearest in that entity itself (what a
+    perfect embedding would retrieve). retrieved >> best: the embedding does not tell the entity's
+    states apart, so routes through memory cannot target it.
+    """
+
+    goals: int
+    retrieved: dict[str, float]
+    best: dict[str, float]
+
+
+def check_retrieval(store: MemoryStore, model: Any, frames: np.ndarray, states: np.ndarray) -> RetrievalCheck:
+    """Goal frames (N, H, W, 3) with their env states (N, S) against the memory's remembered states."""
+    entities = store.entities()
+    sid, remembered = store.env_states()
+    if not entities or not len(sid):
+        raise JepaworldError(f"{store.path} has no env states to compare with; build it from data with states")
+    index = NearestIndex(*store.embeddings())
+    ids, _ = index.search(encode(model, frames).cpu().numpy(), k=1, exact=True)
+    where = {int(i): k for k, i in enumerate(sid)}
+    got = remembered[[where[int(i)] for i in ids[:, 0]]]
+    retrieved, best = {}, {}
+    for name, (cols, _) in entities.items():
+        cols = cols[:2] if len(cols) > 2 else cols  # positions: x, y (an angle is not a distance)
+        goal = np.asarray(states)[:, cols]
+        retrieved[name] = float(np.median(np.linalg.norm(got[:, cols] - goal, axis=1)))
+        d = np.linalg.norm(remembered[None, :, cols] - goal[:, None], axis=2)  # (N, M)
+        best[name] = float(np.median(d.min(axis=1)))
+    return RetrievalCheck(len(frames), retrieved, best)
