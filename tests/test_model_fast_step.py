@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from jepaworld.config import ConfigError, PlanConfig
 from jepaworld.config.checks import validate
+from jepaworld.config.planners import apply_planner_preset
 from jepaworld.model.fast_step import FastStepper, stepper
 from jepaworld.model.predictor import Predictor
 from jepaworld.model.projector import Projector
@@ -143,3 +146,10 @@ def test_plan_precision_is_checked_and_described():
         validate(PlanConfig(precision="fp16"))
     assert "bf16 rollout" in PlanConfig(precision="bf16").describe()
     assert "rollout" not in PlanConfig().describe()
+
+
+def test_published_bf16_preset_is_the_published_planner_in_bf16():
+    published = apply_planner_preset(PlanConfig(), "published")
+    bf16 = apply_planner_preset(PlanConfig(), "published-bf16")
+    assert bf16.precision == "bf16" and published.precision == "fp32"
+    assert replace(bf16, precision="fp32") == published
