@@ -7,7 +7,7 @@ collection's size and time, extrapolated from a measured sample.
 Windows are the published ones (history 3 + 1 predicted frame, frameskip 5, batch 128), read from a
 freshly collected Two-Room file (one frame per chunk, deflate level 1: what `jepaworld collect`
 writes). The file is small enough to sit in the page cache, so these are decode-and-assemble rates,
-not disk rates. Every rate is the best of --repeats runs of --seconds each, runs of the compared
+not disk rates. Each windows/s is the best of --repeats runs of --seconds each, runs of the compared
 settings alternating, since the machine may be shared. The CPU column is the training process's own
 CPU time: in process it is the whole cost (1 / it = windows per core-second, what one worker
 gives), with workers it is what receiving batches costs the training process.
@@ -19,7 +19,9 @@ assembles each batch in the training process when it is asked for.
 
 The training-step part runs the cpu preset's model (fwd + bwd + AdamW, batch 128, 64 px, frames in
 RAM as the preset trains) fed three ways: the sampler called in the loop (the loop before the
-loader), the loader with 0 workers (the default) and with 1 worker.
+loader), the loader with 0 workers (the default) and with 1 worker; feeds alternate, 5 timed steps
+at a time, and the fastest and the median step are shown (the fastest is the least disturbed by
+other jobs on a shared machine).
 """
 
 from __future__ import annotations
@@ -86,8 +88,9 @@ def loader_rates(path: Path, workers: list[int], seconds: float, repeats: int) -
     return best_rates(makers, seconds, repeats, BATCH)
 
 
-def training_step_rates(path: Path, seconds: float, repeats: int) -> dict[str, float]:
-    """Samples/s of cpu-preset training steps, batches from the loop's sampler call or the loader."""
+def training_step_rates(path: Path, rounds: int, steps_per_round: int = 5) -> dict[str, tuple[float, float]]:
+    """``{feed: (best, median)}`` samples/s of cpu-preset training steps, batches from the loop's sampler
+    call or the loader; feeds alternate, ``rounds`` times ``steps_per_round`` timed steps each."""
     cfg = load_config("cpu")
     f = EpisodeFile(path)
     ids = np.arange(f.n_episodes)
@@ -114,7 +117,17 @@ def training_step_rates(path: Path, seconds: float, repeats: int) -> dict[str, f
         "loader, 0 workers": lambda: steps(window_batches(sampler, b, FOREVER, seed=0, workers=0)),
         "loader, 1 worker": lambda: steps(window_batches(sampler, b, FOREVER, seed=0, workers=1)),
     }
-    return best_rates(makers, seconds, repeats, b)
+    times: dict[str, list[float]] = {name: [] for name in makers}
+    for _ in range(rounds):
+        for name, make in makers.items():
+            it = make()
+            next(it)  # start-up
+            for _ in range(steps_per_round):
+                t0 = time.perf_counter()
+                next(it)
+                times[name].append(time.perf_counter() - t0)
+            del it
+    return {name: (b / min(ts), b / float(np.median(ts))) for name, ts in times.items()}
 
 
 def main() -> None:
@@ -136,10 +149,13 @@ def main() -> None:
             print(f"\n{res} px, from disk: windows/s, vs h5py per frame, CPU of the training process per 1k windows")
             for name, (rate, cpu) in rates.items():
                 print(f"  {name:<18} {rate:>8,.0f}   x{rate / base:<5.2f} {cpu:6.2f} s")
-        step = training_step_rates(samples[64].path, args.seconds * 3, args.repeats)
-        print(f"\ncpu preset training step (samples/s, 64 px, frames in RAM, {args.threads} torch thread(s)):")
-        for name, (rate, _) in step.items():
-            print(f"  {name:<30} {rate:>6,.0f}")
+        step = training_step_rates(samples[64].path, rounds=2 * args.repeats)
+        print(
+            f"\ncpu preset training step (64 px, frames in RAM, {args.threads} torch thread(s); feeds alternate, "
+            f"{2 * args.repeats} x 5 steps each): samples/s of the fastest step, of the median step"
+        )
+        for name, (best, median) in step.items():
+            print(f"  {name:<30} {best:>6,.0f}   {median:>6,.0f}")
         r = samples[224]
         frames = PUBLISHED_EPISODES * (PUBLISHED_STEPS + 1)
         print(

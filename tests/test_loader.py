@@ -169,3 +169,17 @@ def test_frames_larger_than_ram_say_to_read_from_disk(tiny_data, tmp_path, monke
     cfg = tiny_config(tiny_data, str(tmp_path / "disk"), steps=1)
     cfg.data.in_memory = False
     assert train(cfg).step == 1
+
+
+def test_ranks_read_disjoint_episodes(tiny_data, tmp_path):
+    """Under torchrun each rank samples its own episodes (``train_ids[rank::world]``) from the same file."""
+    from jepaworld.train.data import build_data
+    from jepaworld.train.distributed import Runtime
+
+    cfg = tiny_config(tiny_data, str(tmp_path / "r"))
+    cfg.data.in_memory = False
+    ranks = [build_data(cfg, Runtime(rank=r, world_size=2, device=torch.device("cpu"))) for r in (0, 1)]
+    a, b = (d.train.episode_ids for d in ranks)
+    assert len(a) and len(b) and not set(a) & set(b)
+    np.testing.assert_array_equal(np.sort(np.concatenate([a, b])), ranks[0].train_ids)
+    np.testing.assert_array_equal(ranks[0].val.episode_ids, ranks[1].val.episode_ids)

@@ -66,6 +66,7 @@ class WindowSampler:
             )
         # Rows are remapped so that the selected episodes are contiguous in RAM.
         keep = ids[n_starts > 0]
+        self.episode_ids = keep  # the episodes windows are cut from (those long enough)
         lens, offs = ep_len[keep], ep_offset[keep]
         local_off = np.concatenate([[0], np.cumsum(lens)[:-1]])
         self._source_rows = np.concatenate([np.arange(o, o + n) for o, n in zip(offs, lens, strict=True)])
