@@ -321,6 +321,9 @@ def write_eval(result: EvalResult, out: str | Path) -> Path:
     report = result.to_dict()
     atomic_write_text(out / "results.json", json.dumps(report, indent=2))
     save_videos(result.episodes[result.planner], out / "videos")
+    for name, results in result.episodes.items():  # --memory: the routed planner's episodes beside the flat one's
+        if "memory route" in name:
+            save_videos(results, out / "videos" / "memory-route")
     plot_eval(report, out / "success.png")
     if result.latent_distance:
         plot_latent_distance(result.latent_distance, out / "latent_distance.png")
