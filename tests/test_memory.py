@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import jepaworld
+from jepaworld.config import PlanConfig
 from jepaworld.errors import JepaworldError
 from jepaworld.memory import (
     Condition,
@@ -18,6 +19,7 @@ from jepaworld.memory import (
     MemoryGraph,
     MemoryStore,
     Navigator,
+    NavigatorConfig,
     NearestIndex,
     build_memory,
 )
@@ -35,6 +37,10 @@ def built(wm, tmp_path_factory):
     path = tmp_path_factory.mktemp("mem") / "memory.sqlite"
     result = build_memory(wm, path, chunk=3)
     return path, result
+
+
+CHEAP = PlanConfig(planner="cem", samples=16, elites=4, iterations=2, horizon=3, receding=1)
+QUICK = NavigatorConfig(calibration_pairs=32)
 
 
 def expected_counts(wm) -> tuple[int, int, list[int]]:
@@ -190,7 +196,7 @@ def test_navigator_drives_the_closed_loop(wm, built, tmp_path):
 
     path = tmp_path / "n.sqlite"
     path.write_bytes(built[0].read_bytes())
-    nav = Navigator(wm, path)
+    nav = Navigator(wm, path, plan=CHEAP, cfg=QUICK)
     assert nav.threshold > 0 and len(nav.index) == built[1].states
     eps = [GoalEpisode(i, 0, 0, np.array([40.0 + 20 * i, 180.0], np.float32), np.array([180.0, 180.0], np.float32))
            for i in range(2)]  # fmt: skip
@@ -213,12 +219,12 @@ def test_agents_go_to_named_goals(wm, built, tmp_path):
     frame = np.asarray(f.pixels[int(f.ep_offset[ids[1]]) + 7])
     with MemoryStore.open(path) as store:
         add_goal(store, wm, "corner", frame)
-    agent = Agent(wm, "planner", memory=path)
+    agent = Agent(wm, "planner", plan=CHEAP, memory=path)
     assert np.array_equal(agent.go("corner"), frame)
     assert agent.act(frame).shape == (wm.meta.frameskip, 2)
     with pytest.raises(JepaworldError, match="no goal named 'door'"):
         agent.go("door")
-    nav = Navigator(wm, path)
+    nav = Navigator(wm, path, plan=CHEAP, cfg=QUICK)
     assert np.array_equal(nav.go("corner"), frame) and nav.act(frame).shape == (wm.meta.frameskip, 2)
     nav.close()
     with pytest.raises(JepaworldError, match="memory=FILE"):
