@@ -11,6 +11,7 @@ import torch
 
 from jepaworld.config import ConfigError, load_config
 from jepaworld.data import DataError, EpisodeFile, WindowSampler
+from jepaworld.data import frames as frames_mod
 from jepaworld.data.frames import FrameReader
 from jepaworld.errors import JepaworldError
 from jepaworld.train import loader as loader_mod
@@ -112,7 +113,10 @@ def frames(n=12, res=6):
         {"chunks": (1, 6, 6, 3), "compression": "gzip", "shuffle": True},  # another filter too
     ],
 )
-def test_frame_reader_matches_h5py(tmp_path, layout):
+@pytest.mark.parametrize("libz", [True, False])  # inflating into the batch through libz, or with Python's zlib
+def test_frame_reader_matches_h5py(tmp_path, layout, libz, monkeypatch):
+    if not libz:
+        monkeypatch.setattr(frames_mod, "_UNCOMPRESS", None)
     px = frames()
     path = tmp_path / "px.h5"
     with h5py.File(path, "w") as f:
@@ -131,10 +135,13 @@ def test_damaged_chunk_is_a_data_error(tmp_path):
     with h5py.File(path, "w") as f:
         ds = f.create_dataset("pixels", data=frames(), chunks=(1, 6, 6, 3), compression="gzip")
         ds.id.write_direct_chunk((2, 0, 0, 0), zlib.compress(b"short"))
+        ds.id.write_direct_chunk((3, 0, 0, 0), b"not deflate")
     reader = FrameReader(path)
     np.testing.assert_array_equal(reader.read(np.array([1])), frames()[[1]])
     with pytest.raises(DataError, match="frame row 2 holds 5 bytes, expected 108"):
         reader.read(np.array([2]))
+    with pytest.raises(DataError, match="frame row 3 does not inflate"):
+        reader.read(np.array([3]))
 
 
 def test_training_with_workers_matches_training_without(tiny_data, tmp_path):

@@ -15,6 +15,8 @@ can be handed to ``DataLoader`` workers, forked or spawned.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import zlib
 from pathlib import Path
@@ -82,12 +84,49 @@ class FrameReader:
 
     def _inflate(self, ds: h5py.Dataset, row: int, dst: np.ndarray) -> None:
         mask, raw = ds.id.read_direct_chunk((row,) + (0,) * len(self.frame_shape))
-        # bufsize = the frame's size: one allocation (zlib's default grows its output in steps and then
-        # joins them: ~2x slower at 224 px)
-        data = zlib.decompress(raw, bufsize=dst.nbytes) if self.deflated and not mask & _DEFLATE_SKIPPED else raw
+        if not self.deflated or mask & _DEFLATE_SKIPPED:
+            data = raw
+        elif _UNCOMPRESS is not None and dst.flags.c_contiguous:
+            # inflate straight into the batch: no frame-sized bytes object, no copy (~15% of a frame's cost)
+            size = ctypes.c_ulong(dst.nbytes)
+            status = _UNCOMPRESS(dst.ctypes.data, ctypes.byref(size), raw, len(raw))
+            if status == _Z_OK and size.value == dst.nbytes:
+                return
+            data = self._decompress(raw, row, dst.nbytes)  # damaged or of another size: find out how
+        else:
+            data = self._decompress(raw, row, dst.nbytes)
         if len(data) != dst.nbytes:
             raise DataError(
                 f"{self.path}: the stored chunk of frame row {row} holds {len(data)} bytes, expected "
                 f"{dst.nbytes}; the file is damaged: collect it again"
             )
         dst[...] = np.frombuffer(data, np.uint8).reshape(dst.shape)
+
+    def _decompress(self, raw: bytes, row: int, size: int) -> bytes:
+        # bufsize = the frame's size: one allocation (zlib's default grows its output in steps and
+        # then joins them: ~2x slower at 224 px)
+        try:
+            return zlib.decompress(raw, bufsize=size)
+        except zlib.error as e:
+            raise DataError(
+                f"{self.path}: the stored chunk of frame row {row} does not inflate ({e}); the file is damaged: "
+                "collect it again"
+            ) from None
+
+
+def _libz_uncompress() -> ctypes._CFuncPtr | None:
+    """zlib's ``uncompress(dest, &dest_len, source, source_len)``, which writes into a buffer we own
+    (Python's ``zlib`` returns a new bytes object); ``None`` where the library cannot be found."""
+    name = ctypes.util.find_library("z")
+    try:
+        fn = ctypes.CDLL(name).uncompress if name else None
+    except (OSError, AttributeError):
+        return None
+    if fn is not None:
+        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulong), ctypes.c_char_p, ctypes.c_ulong]
+        fn.restype = ctypes.c_int
+    return fn
+
+
+_Z_OK = 0
+_UNCOMPRESS = _libz_uncompress()
