@@ -105,11 +105,13 @@ def _modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
 def _attend(q: Tensor, past: list[tuple[Tensor, Tensor]]) -> Tensor:
     """Softmax attention of one query per row over the given keys. q: (B, S, heads, hd) (scaled);
     past: [(k, v)] with k, v (B, S or 1, heads, hd) -> (B, S, heads, hd)."""
-    scores = torch.stack([(q * k).sum(-1, dtype=torch.float32) for k, _ in past], dim=-1)  # (B, S, heads, n)
-    p = scores.softmax(dim=-1).to(q.dtype)
-    out = past[0][1] * p[..., 0:1]
+    # keys first: a softmax over the leading dim runs along contiguous memory (~20x faster than over
+    # a last dim of 2-3 entries)
+    scores = torch.stack([(q * k).sum(-1, dtype=torch.float32) for k, _ in past])  # (n, B, S, heads)
+    p = scores.softmax(dim=0).to(q.dtype).unsqueeze(-1)
+    out = past[0][1] * p[0]
     for j in range(1, len(past)):
-        out = out + past[j][1] * p[..., j : j + 1]
+        out = torch.addcmul(out, past[j][1], p[j])
     return out
 
 
