@@ -1,5 +1,6 @@
 """The training loader: same windows whatever the worker count, exact resume, fast disk reads."""
 
+import csv
 import pickle
 import time
 import zlib
@@ -190,3 +191,24 @@ def test_ranks_read_disjoint_episodes(tiny_data, tmp_path):
     assert len(a) and len(b) and not set(a) & set(b)
     np.testing.assert_array_equal(np.sort(np.concatenate([a, b])), ranks[0].train_ids)
     np.testing.assert_array_equal(ranks[0].val.episode_ids, ranks[1].val.episode_ids)
+
+
+def test_resume_with_other_loader_settings_reproduces_the_run(tiny_data, tmp_path):
+    """Stopped with 2 workers reading from disk, resumed with 1 worker and frames in RAM: the same losses."""
+    from jepaworld.train import train
+
+    train(tiny_config(tiny_data, str(tmp_path / "full"), steps=8))
+
+    def stop_at_4(step, metrics):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    part = tiny_config(tiny_data, str(tmp_path / "part"), steps=8, loader_workers=2)
+    part.data.in_memory = False
+    with pytest.raises(KeyboardInterrupt):
+        train(part, progress=stop_at_4)
+    part.train.loader_workers, part.data.in_memory = 1, True
+    train(part, resume=True)
+    a, b = ([float(r["loss"]) for r in csv.DictReader(open(tmp_path / n / "metrics.csv"))] for n in ("full", "part"))
+    assert len(a) == len(b) == 8
+    assert b == pytest.approx(a, rel=1e-5)

@@ -45,11 +45,12 @@ METRIC_FIELDS = [
 ]  # fmt: skip
 
 
-# Settings a resumed run may change: how long it trains, where the run folder now is, and where it
-# runs. Every other setting of these sections decides what is trained and must stay as saved.
+# Settings a resumed run may change: how long it trains, where the run folder now is, and where and
+# how fast it runs (frames in RAM or read from disk, loader processes: the same windows either way).
+# Every other setting of these sections decides what is trained and must stay as saved.
 RESUME_MAY_CHANGE = frozenset(
     {"train.steps", "train.out", "train.device", "train.threads", "train.loader_workers", "train.prefetch",
-     "train.compile"}
+     "train.compile", "data.in_memory"}
 )  # fmt: skip
 # Settings that decide training (the rest of ``data`` only concerns collection; plan/eval only inference).
 TRAINING_KEYS = frozenset(
