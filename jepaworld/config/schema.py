@@ -103,7 +103,7 @@ class PlanConfig:
     cost: str = "terminal"  # "terminal" (published) or "min" (best state along the horizon)
     warm_start: bool = True
     # the no-grad rollout's matmuls and attention: "fp32" or "bf16" (residual stream, norms and
-    # modulations stay fp32; model/fast_step.py). The gradient planner always runs fp32.
+    # softmax stay fp32; model/fast_step.py). The gradient planner always runs fp32.
     precision: str = "fp32"
     # MPPI
     temperature: float = 0.5  # relative: in units of the std of each environment's candidate costs

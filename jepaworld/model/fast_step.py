@@ -14,9 +14,9 @@ where S candidate plans per environment each take one token per step:
 - Shared rows. Tokens common to all candidates of an environment (the history prefix) run on B
   rows; their keys and values stay (B, 1, heads, head_dim) and broadcast over the S candidates.
 - The prediction projector's BatchNorm (running statistics) folded into its first Linear.
-- precision "bf16": the block and projector matmuls and the attention in bfloat16 (weights cast
-  once, kept with the folded ones); the residual stream, LayerNorms and the AdaLN modulations
-  (one matmul per rollout) stay float32. Off unless
+- precision "bf16": every matmul (AdaLN modulations, blocks, projector) and the attention in
+  bfloat16 (weights cast once, kept with the folded ones); the residual stream, the LayerNorms and
+  the softmax stay float32. Off unless
   asked for (``PlanConfig.precision``).
 
 Shapes: tokens x (B, S, width) with S = 1 for shared tokens; modulations (B, S, depth, 6 * width).
@@ -56,6 +56,11 @@ class FastStepper:
         self.projector = projector
         if projector is not None:
             self.proj_weights = _fold_batchnorm(projector, self.dtype)
+
+    def modulations(self, c: Tensor) -> Tensor:
+        """Every block's AdaLN output in the rollout dtype: c (..., width) -> (..., depth, 6 * width)."""
+        weight, bias = self.weights.adaln
+        return F.linear(F.silu(c).to(self.dtype), weight, bias).unflatten(-1, (len(self.weights.blocks), -1))
 
     def project(self, y: Tensor) -> Tensor:
         """The prediction projector on y (..., width) -> float32 (..., D); its BatchNorm (running
@@ -134,6 +139,7 @@ class _Weights:
     def __init__(self, predictor: Predictor, dtype: torch.dtype):
         self.pred, self.dtype = predictor, dtype
         self.blocks = [_BlockWeights(b, dtype) for b in predictor.blocks]
+        self.adaln = tuple(t.to(dtype) for t in predictor._stacked_adaln())
         self._qkv: dict[int, list[tuple[Tensor, Tensor]]] = {}
 
     def qkv_at(self, pos: int) -> list[tuple[Tensor, Tensor]]:

@@ -167,10 +167,10 @@ class WorldModel(nn.Module):
         step = fast.step
         cache = None
         if h > 1:
-            hist_mods = self.predictor.modulations(self.action_encoder(hist_blocks))  # (B, h-1, depth, 6D)
+            hist_mods = fast.modulations(self.action_encoder(hist_blocks))  # (B, h-1, depth, 6D)
             for t in range(h - 1):
                 _, cache = step(z_hist[:, t, None], hist_mods[:, None, t], cache, t)
-        mods = self.predictor.modulations(self.action_encoder(blocks.reshape(B * S, H, A)))
+        mods = fast.modulations(self.action_encoder(blocks.reshape(B * S, H, A)))
         mods = mods.view(B, S, H, *mods.shape[2:])  # mods[:, :, i] conditions token h-1+i
         x = z_hist[:, -1, None].expand(B, S, D)
         preds: list[Tensor] = []
