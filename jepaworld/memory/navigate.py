@@ -71,6 +71,7 @@ class Navigator:
         self.graph = MemoryGraph(self.index, src, dst, cfg.graph)
         self.graph.load_verdicts(self.store.edge_verdicts())
         self.mpc = model.mpc(plan, seed)
+        self.confirm_times: list[float] = []  # seconds of the plans that checked proximity edges
         self.threshold = self._calibrate(seed)
         self.rows: list[_Row] = []
         self.verdicts_made = 0
@@ -92,10 +93,12 @@ class Navigator:
     def _plan_cost(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         h = self.mpc.history
         z_src, z_dst = self.index.vectors(src).to(self.mpc.device), self.index.vectors(dst).to(self.mpc.device)
-        out = []
+        out, n = [], len(self.mpc.plan_times)
         for i in range(0, len(z_src), 256):
             z_hist = z_src[i : i + 256, None].repeat(1, h, 1)
             out.append(self.mpc.plan_latent(z_hist, z_dst[i : i + 256]).cost.detach().cpu().numpy())
+        self.confirm_times += self.mpc.plan_times[n:]  # kept apart: plan_times are the closed loop's plans
+        del self.mpc.plan_times[n:]
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     def _calibrate(self, seed: int) -> float:
