@@ -95,7 +95,8 @@ def eval_cmd(
     subset: Annotated[str, typer.Option(help="all | cross-wall (Two-Room: goal in the other room).")] = "all",
     planner: Annotated[str | None, typer.Option(help="cem | mppi | gd (default: the run's config).")] = None,
     preset: Annotated[
-        str | None, typer.Option("--preset", help="Planner preset from configs/plan/: published | published-bf16 | fast.")
+        str | None,
+        typer.Option("--preset", help="Planner preset from configs/plan/: published | published-bf16 | fast."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the episode draw and of the planner.")] = 0,
     n_envs: Annotated[int, typer.Option(help="Environments planned in one batch.")] = 50,
