@@ -212,3 +212,14 @@ def test_resume_with_other_loader_settings_reproduces_the_run(tiny_data, tmp_pat
     a, b = ([float(r["loss"]) for r in csv.DictReader(open(tmp_path / n / "metrics.csv"))] for n in ("full", "part"))
     assert len(a) == len(b) == 8
     assert b == pytest.approx(a, rel=1e-5)
+
+
+def test_a_worker_data_error_reads_as_one(tiny_data, tmp_path):
+    """A file gone while training (a worker opens it anew) is a DataError saying so, not a traceback."""
+    path = tmp_path / "gone.h5"
+    path.write_bytes(open(tiny_data, "rb").read())
+    s = sampler(path)
+    path.unlink()
+    with pytest.raises(DataError, match="cannot read pixels") as e:
+        next(window_batches(s, 4, range(1, 3), seed=0, workers=1))
+    assert "Traceback" not in str(e.value) and str(e.value).startswith(str(path))

@@ -102,7 +102,19 @@ def window_batches(
         # (dropout, SIGReg directions) a checkpoint saves and a resumed run restores
         generator=torch.Generator().manual_seed(seed),
     )
-    return iter(loader)
+    return _plain_errors(iter(loader))
+
+
+def _plain_errors(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """``batches``, where a :class:`JepaworldError` raised in a worker (re-raised here by ``DataLoader``
+    with the worker's traceback in its message) says only what it said in the worker."""
+    try:
+        yield from batches
+    except JepaworldError as e:
+        first, *rest = str(e).splitlines()
+        if not first.startswith("Caught ") or not rest:
+            raise
+        raise type(e)(rest[-1].split(": ", 1)[-1]) from None
 
 
 def _fork() -> str | None:
