@@ -59,10 +59,10 @@ class WindowBatches(Dataset):
 
 
 def _worker_init(_: int) -> None:
-    # Ctrl-C and SIGTERM reach the whole process group: the training process answers them (it
-    # finishes its step and checkpoints), then shuts the workers down.
+    # Ctrl-C reaches the whole process group: the training process answers it (it finishes its step
+    # and checkpoints), then shuts the workers down. SIGTERM keeps its default: it is how
+    # multiprocessing stops workers left running at exit.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def window_batches(
