@@ -1,7 +1,8 @@
 """Reacher and Cube on a CPU: frames/s of the renderer, env steps/s, and collection throughput.
 
 For each env: render-only frames/s at ``--resolution`` (one process, the same state redrawn), env
-step + render steps/s under the scripted expert, and ``jepaworld collect`` frames/s with
+step + render steps/s under the scripted expert (each also as CPU ms, which a busy machine does not
+inflate), and ``jepaworld collect`` frames/s with
 ``--workers`` processes (``--episodes`` x ``--steps`` into a temporary file). For Cube it also
 times OGBench's own renderer settings (shadows, reflections, skybox, 4x multisampling) for
 comparison with the cheapest ones the env uses. The GL backend is printed (EGL, else OSMesa).
@@ -27,21 +28,24 @@ from jepaworld.envs import get_spec, make
 from jepaworld.envs.mujoco_gl import require_mujoco
 
 
-def render_rate(env, frames: int) -> float:
+def render_rate(env, frames: int) -> tuple[float, float]:
+    """(frames/s wall-clock, CPU ms per frame): the CPU time counts the rasteriser's threads too, and is
+    what a frame costs whatever else the machine is running."""
     env.render()  # first frame: context and buffers
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(frames):
         env.render()
-    return frames / (time.perf_counter() - t0)
+    return frames / (time.perf_counter() - t0), 1000 * (time.process_time() - c0) / frames
 
 
-def step_rate(env, name: str, steps: int) -> float:
+def step_rate(env, name: str, steps: int) -> tuple[float, float]:
+    """(steps/s wall-clock, CPU ms per step) of the scripted expert: policy + physics + frame."""
     obs, info = env.reset(seed=0)
     policy = get_spec(name).make_policy(env, np.random.default_rng(0), 0.1 if name == "cube" else 0.3)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         obs, _, _, _, info = env.step(policy(obs, info["state"]))
-    return steps / (time.perf_counter() - t0)
+    return steps / (time.perf_counter() - t0), 1000 * (time.process_time() - c0) / steps
 
 
 def ogbench_default_rate(env, frames: int) -> float:
@@ -93,10 +97,11 @@ def main() -> None:
         build = time.perf_counter() - t0
         env.reset(seed=0)
         render = render_rate(env, frames)
-        extra = f"; OGBench's settings {ogbench_default_rate(env, frames):.1f} frames/s" if name == "cube" else ""
+        extra = f" (OGBench's settings: {ogbench_default_rate(env, frames):.1f} frames/s)" if name == "cube" else ""
         step = step_rate(env, name, frames)
         env.close()
-        print(f"{name}: build {build:.1f} s; render {render:.1f} frames/s{extra}; expert step + render {step:.1f}/s")
+        print(f"{name}: build {build:.1f} s; render {render[0]:.1f} frames/s, {render[1]:.1f} CPU ms/frame{extra}; "
+              f"expert step + render {step[0]:.1f}/s, {step[1]:.1f} CPU ms/step")  # fmt: skip
         episodes = args.episodes or (40 if name == "reacher" else 4)
         steps = args.steps or (100 if name == "reacher" else 50)
         rate, seconds = collect_rate(name, args, episodes, steps)
