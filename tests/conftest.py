@@ -41,9 +41,9 @@ def tiny_config(data_path: str, out: str, **train) -> Config:
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data, tmp_path_factory) -> str:
-    """A tiny world model trained for 30 steps on ``tiny_data``."""
+    """A tiny world model trained for 60 steps on ``tiny_data``."""
     from jepaworld.train import train
 
     out = str(tmp_path_factory.mktemp("run") / "tiny")
-    train(tiny_config(tiny_data, out, steps=30))
+    train(tiny_config(tiny_data, out, steps=60))
     return out

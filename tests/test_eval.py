@@ -125,7 +125,7 @@ def test_run_meta_round_trips_and_reads_the_old_layout(tiny_run):
     from jepaworld.run import RunMeta
 
     meta = jepaworld.load(tiny_run, device="cpu").meta
-    assert isinstance(meta, RunMeta) and meta.env == "tworoom" and meta.held_out and meta.step == 30
+    assert isinstance(meta, RunMeta) and meta.env == "tworoom" and meta.held_out and meta.step == 60
     assert "torch" in meta.versions and RunMeta.from_dict(meta.to_dict()).to_dict() == meta.to_dict()
     old = meta.to_dict()
     old["val_episodes"] = old.pop("held_out")  # checkpoints written before RunMeta
