@@ -109,6 +109,21 @@ def test_controller_drives_exactly_like_the_evaluation_loop(tiny_run, receding):
         ctrl.act(np.zeros((8, 8, 3), np.uint8))
 
 
+def test_observe_then_decide_is_act(tiny_run):
+    """act(obs) split in two (what the memory Navigator does around retarget) hands out the same blocks."""
+    wm = jepaworld.load(tiny_run, device="cpu")
+    plan = PlanConfig(samples=16, elites=4, iterations=2, horizon=3, receding=2, cost="min")
+    env = make("tworoom", resolution=16)
+    frames = [env.render_state(np.array([60.0 + 10 * k, 150.0], np.float32)) for k in range(4)]
+    goal = env.render_state(np.array([80.0, 120.0], np.float32))
+    whole, split = wm.controller(goal, plan=plan, seed=3), wm.controller(goal, plan=plan, seed=3)
+    for obs in frames:
+        z = split.observe(obs)
+        assert z.shape == (1, wm.config.model.embed_dim)
+        assert np.array_equal(whole.act(obs), split.decide())
+    assert whole.plans == split.plans == 2
+
+
 def test_inference_does_not_import_training_code():
     """load -> plan -> eval reads a run through jepaworld.run only (the run contract)."""
     import subprocess

@@ -23,11 +23,6 @@ RunOpt = Annotated[str | None, typer.Option("--run", help="Run whose encoder emb
                                                           "the memory was built with).")]  # fmt: skip
 
 
-def _default_out(run: str) -> Path:
-    p = Path(run)
-    return (p.parent.parent if p.name.startswith("step-") or p.name == "latest" else p) / "memory.sqlite"
-
-
 @app.command("build")
 def build_cmd(
     run: RunArg,
@@ -45,7 +40,7 @@ def build_cmd(
         from jepaworld.memory import build_memory
 
         model = load_model(run, device, threads)
-        path = Path(out) if out else _default_out(run)
+        path = Path(out) if out else model.checkpoint_path.parent.parent / "memory.sqlite"  # RUN/memory.sqlite
         with progress_bars() as progress:
             r = build_memory(model, path, data_path=data, chunk=chunk, progress=progress)
     console.print(f"{r.path}: {r.states:,} states, {r.transitions:,} transitions; {r.episodes_added} episodes added, "

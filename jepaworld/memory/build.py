@@ -44,7 +44,8 @@ class BuildResult:
 def memory_header(model: Any) -> MemoryHeader:
     """The header a memory built with ``model``'s encoder carries."""
     meta = model.meta
-    run = str(Path(getattr(model, "checkpoint_path", "")).parent.parent) if hasattr(model, "checkpoint_path") else ""
+    ck = getattr(model, "checkpoint_path", None)  # RUN/checkpoints/<step>
+    run = str(Path(ck).parent.parent) if ck is not None else ""
     return MemoryHeader(env=meta.env, resolution=meta.resolution, embed_dim=int(model.config.model.embed_dim),
                         frameskip=meta.frameskip, run=run, step=int(meta.step))  # fmt: skip
 

@@ -72,9 +72,8 @@ class Navigator:
         self.graph.load_verdicts(self.store.edge_verdicts())
         self.mpc = model.mpc(plan, seed)
         self.confirm_times: list[float] = []  # seconds of the plans that checked proximity edges
-        self.threshold = self._calibrate(seed)
+        self.threshold = self._calibrate(src, dst, seed)
         self.rows: list[_Row] = []
-        self.verdicts_made = 0
 
     @property
     def plan_times(self) -> list[float]:
@@ -101,14 +100,13 @@ class Navigator:
         del self.mpc.plan_times[n:]
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def _calibrate(self, seed: int) -> float:
-        """The cost quantile of observed one-block transitions planned toward like a proximity edge,
-        cached in the memory file per planner setting."""
+    def _calibrate(self, src: np.ndarray, dst: np.ndarray, seed: int) -> float:
+        """The cost quantile of observed one-block transitions src -> dst (E,) planned toward like a
+        proximity edge, cached in the memory file per planner setting."""
         key = f"confirm_threshold|q={self.cfg.quantile}|{self.mpc.cfg.describe()}"
         cached = self.store.meta(key)
         if cached is not None:
             return float(cached)
-        src, dst = self.store.transitions()
         if len(src) == 0:
             raise JepaworldError(f"{self.store.path} has no transitions to calibrate reachability on; rebuild it")
         pick = np.random.default_rng(seed).choice(len(src), min(self.cfg.calibration_pairs, len(src)), replace=False)
@@ -134,11 +132,9 @@ class Navigator:
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The frame(s) now -> the next block of raw actions (fs, A) or (B, fs, A)."""
-        batch = self.mpc._as_batch(obs)
-        z = self.mpc._encode(batch)  # (B, D)
-        targets = torch.stack([self._target(b, z[b]) for b in range(len(z))])
-        self.mpc.retarget(targets)
-        return self.mpc.act(obs)
+        z = self.mpc.observe(obs)  # (B, D), encoded once: the route and the planner share it
+        self.mpc.retarget(torch.stack([self._target(b, z[b]) for b in range(len(z))]))
+        return self.mpc.decide()
 
     def _target(self, b: int, z: torch.Tensor) -> torch.Tensor:
         """Row b's subgoal embedding (D,) for the frame embedding z (D,)."""
@@ -179,7 +175,6 @@ class Navigator:
         route, made = self.graph.route(start, self.goal_rows[b], self.confirm)
         if made:
             self.store.add_edge_verdicts(made)
-            self.verdicts_made += len(made)
         if r.route is not None:
             r.reroutes += 1
         r.route, r.at, r.stall = route, 0, 0

@@ -94,6 +94,18 @@ class LatentMPC:
         """
         return act_together([self], [obs])[0]
 
+    def observe(self, obs: np.ndarray) -> torch.Tensor:
+        """The first half of ``act``: encode the frame(s) now into the history; returns their embeddings
+        (B, D), e.g. for a caller that picks the goal from them (``retarget``) before ``decide()``."""
+        _observe_together([self], [self._as_batch(obs)])
+        return self.z_hist[:, -1]
+
+    def decide(self) -> np.ndarray:
+        """The second half of ``act``: re-plan if due, then hand out the next block (fs, A) or (B, fs, A)."""
+        if self._due():
+            _replan_together([self])
+        return self._next_block()
+
     def plan_once(self, obs: np.ndarray, goal_obs: np.ndarray) -> np.ndarray:
         """One open-loop plan from a frame toward a goal: raw actions (horizon * fs, A) or (B, ...)."""
         self.reset(goal_obs)
