@@ -147,3 +147,19 @@ def test_run_meta_round_trips_and_reads_the_old_layout(tiny_run):
     assert RunMeta.from_dict(old).held_out == meta.held_out
     with pytest.raises(ValueError, match="not a jepaworld run record"):
         RunMeta.from_dict({"env": "tworoom"})
+
+
+def test_subsets_are_the_envs_own():
+    from jepaworld.envs import get_spec
+    from jepaworld.errors import JepaworldError
+    from jepaworld.eval.evaluate import subset_filter
+
+    tworoom = get_spec("tworoom")
+    assert subset_filter(tworoom, "all") is None
+    far = subset_filter(tworoom, "far-corner")
+    assert far(np.array([40.0, 180.0]), np.array([180.0, 150.0]))  # other room, both far below the door
+    assert not far(np.array([40.0, 60.0]), np.array([180.0, 150.0]))  # start near the door's height
+    assert not far(np.array([40.0, 180.0]), np.array([80.0, 150.0]))  # same room
+    assert subset_filter(tworoom, "cross-wall")(np.array([40.0, 60.0]), np.array([180.0, 150.0]))
+    with pytest.raises(JepaworldError, match="unknown --subset 'cross-wall' for pusht; expected one of: all"):
+        subset_filter(get_spec("pusht"), "cross-wall")

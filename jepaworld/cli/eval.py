@@ -92,7 +92,10 @@ def eval_cmd(
     episodes: Annotated[int, typer.Option(help="Evaluation episodes.")] = 50,
     goal_offset: Annotated[int, typer.Option(help="Goal = the state this many steps later on the trajectory.")] = 25,
     budget: Annotated[int | None, typer.Option(help="Env steps allowed (default: 2 x goal offset).")] = None,
-    subset: Annotated[str, typer.Option(help="all | cross-wall (Two-Room: goal in the other room).")] = "all",
+    subset: Annotated[
+        str, typer.Option(help="all | cross-wall | far-corner (Two-Room: goal in the other room; far-corner: both "
+                               "far from the door).")
+    ] = "all",
     planner: Annotated[str | None, typer.Option(help="cem | mppi | gd (default: the run's config).")] = None,
     preset: Annotated[
         str | None,

@@ -133,7 +133,7 @@ class EvalConfig:
     episodes: int = 50
     goal_offset: int = 25
     budget: int = 50  # env steps
-    subset: str = "all"  # "all" or "cross-wall" (Two-Room)
+    subset: str = "all"  # "all", or one of the env's named subsets (Two-Room: "cross-wall", "far-corner")
     seed: int = 0
     n_envs: int = 50  # environments stepped in parallel (one planner batch)
     videos: int = 3

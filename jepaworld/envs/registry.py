@@ -47,8 +47,7 @@ class EnvSpec:
     action_low: np.ndarray  # (A,) bounds of the action box
     action_high: np.ndarray
     heuristic: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (state, goal) -> action
-    cross_wall: Callable[[np.ndarray, np.ndarray], bool] | None = None  # goal in another room (Two-Room)
-    # named harder episode subsets for ``eval --subset`` beyond all / cross-wall: name -> (start, goal) -> keep
+    # named episode subsets for ``eval --subset`` besides "all": name -> (start, goal) -> keep the pair
     subsets: Mapping[str, Callable[[np.ndarray, np.ndarray], bool]] = field(default_factory=dict)
     dynamics: str | None = None  # version of the env's dynamics; data collected under another is refused
     requires: Callable[[], object] | None = None  # raises a JepaworldError saying what to install, if anything
@@ -63,8 +62,7 @@ _BUILTIN = {
         action_low=-np.ones(2, np.float32),
         action_high=np.ones(2, np.float32),
         heuristic=experts.heuristic,
-        cross_wall=tworoom.cross_wall,
-        subsets={"far-corner": tworoom.far_corner},
+        subsets={"cross-wall": tworoom.cross_wall, "far-corner": tworoom.far_corner},
         dynamics=tworoom.DYNAMICS,
     ),
     "pusht": EnvSpec(

@@ -139,13 +139,9 @@ class EvalResult:
 def subset_filter(spec: EnvSpec, subset: str) -> StatePredicate | None:
     if subset == "all":
         return None
-    if subset == "cross-wall":
-        if spec.cross_wall is None:
-            raise JepaworldError(f"--subset cross-wall needs an env with two rooms; {spec.name} has none")
-        return spec.cross_wall
     if subset in spec.subsets:
         return spec.subsets[subset]
-    known = ", ".join(["all"] + (["cross-wall"] if spec.cross_wall else []) + list(spec.subsets))
+    known = ", ".join(["all", *spec.subsets])
     raise JepaworldError(f"unknown --subset {subset!r} for {spec.name}; expected one of: {known}")
 
 
