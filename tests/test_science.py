@@ -82,7 +82,7 @@ def test_probes_recover_a_linear_code_and_find_nothing_in_noise():
 def test_probe_targets_and_angles():
     state = np.array([[10, 20, 30, 40, 0.5, 0, 0], [1, 2, 3, 4, 6.0, 0, 0]], np.float32)
     t = probe_targets("pusht", state)
-    assert list(t.quantities) == ["agent position", "block position", "block angle"] and t.angle == "block angle"
+    assert list(t.quantities) == ["agent position", "block position", "block angle"] and t.angles == ("block angle",)
     np.testing.assert_allclose(t.values[:, 4:], np.column_stack([np.sin(state[:, 4]), np.cos(state[:, 4])]), rtol=1e-6)
     assert angle_error_deg(t.values[:, 4:], t.values[:, 4:]) == pytest.approx(0.0, abs=1e-9)
     # 359 deg vs 1 deg is 2 deg apart, not 358
@@ -92,6 +92,13 @@ def test_probe_targets_and_angles():
     )
     assert list(probe_targets("tworoom", state[:, :2]).quantities) == ["agent position"]
     assert list(probe_targets("gymnasium:X", state[:, :3]).quantities) == ["state[0]", "state[1]", "state[2]"]
+    r = probe_targets("reacher", np.array([[0.3, -1.2, 0.0, 0.0]]))
+    assert r.angles == ("shoulder angle", "wrist angle")
+    np.testing.assert_allclose(r.values, [[np.sin(0.3), np.cos(0.3), np.sin(-1.2), np.cos(-1.2)]])
+    cube_state = np.arange(55, dtype=np.float64)[None]
+    c = probe_targets("cube", cube_state)
+    assert list(c.quantities) == ["effector position", "gripper opening", "cube position"]
+    np.testing.assert_array_equal(c.values, [[0, 1, 2, 4, 6, 7, 8]])  # effector xyz, opening, cube xyz
 
 
 # -- statistics --------------------------------------------------------------------------------------

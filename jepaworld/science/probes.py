@@ -9,13 +9,15 @@ frames' mean and standard deviation. Quantities:
 
 - Two-Room: agent position (x, y);
 - Push-T: agent position (x, y), block position (x, y), block angle as (sin, cos);
+- Reacher: shoulder and wrist angles, each as (sin, cos);
+- Cube: effector position (x, y, z), gripper opening, cube position (x, y, z);
 - any other env: each state dimension on its own.
 
 Two probes map an embedding to every target column at once: a linear one (closed-form ridge
 regression on standardised embeddings, its penalty chosen from a grid on 20% of the fitting
 episodes held aside, then refit on all) and a small MLP (two hidden layers, Adam, a few hundred
 minibatch steps). Scores on held-out frames, per quantity: Pearson r (the mean of its columns'
-r) and the MSE on z-scored targets (the mean over its columns). The block angle's r is the mean
+r) and the MSE on z-scored targets (the mean over its columns). An angle's r is the mean
 of the r of sin and of cos: a raw angle wraps around, so its own r would mostly measure the
 wrap; the angle itself is recovered as atan2(sin, cos) of the prediction, and its median absolute
 error (degrees) is reported beside.
@@ -35,6 +37,7 @@ import torch
 
 from jepaworld.config import atomic_write_text
 from jepaworld.data import WindowSampler
+from jepaworld.envs.cube import CUBE, EFFECTOR, OPENING
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, encode, training_episodes
 
@@ -52,7 +55,7 @@ class Targets:
     values: np.ndarray
     columns: list[str]
     quantities: dict[str, list[int]]
-    angle: str | None = None  # the quantity whose columns are (sin, cos) of an angle
+    angles: tuple[str, ...] = ()  # the quantities whose columns are (sin, cos) of an angle
 
 
 def probe_targets(env: str, state: np.ndarray) -> Targets:
@@ -64,7 +67,15 @@ def probe_targets(env: str, state: np.ndarray) -> Targets:
         values = np.column_stack([s[:, 0], s[:, 1], s[:, 2], s[:, 3], np.sin(s[:, 4]), np.cos(s[:, 4])])
         return Targets(values, ["agent x", "agent y", "block x", "block y", "sin angle", "cos angle"],
                        {"agent position": [0, 1], "block position": [2, 3], "block angle": [4, 5]},
-                       angle="block angle")  # fmt: skip
+                       angles=("block angle",))  # fmt: skip
+    if env == "reacher":
+        values = np.column_stack([np.sin(s[:, 0]), np.cos(s[:, 0]), np.sin(s[:, 1]), np.cos(s[:, 1])])
+        return Targets(values, ["sin shoulder", "cos shoulder", "sin wrist", "cos wrist"],
+                       {"shoulder angle": [0, 1], "wrist angle": [2, 3]}, angles=("shoulder angle", "wrist angle"))
+    if env == "cube":
+        values = s[:, [EFFECTOR, EFFECTOR + 1, EFFECTOR + 2, OPENING, CUBE, CUBE + 1, CUBE + 2]]
+        return Targets(values, ["effector x", "effector y", "effector z", "gripper", "cube x", "cube y", "cube z"],
+                       {"effector position": [0, 1, 2], "gripper opening": [3], "cube position": [4, 5, 6]})
     names = [f"state[{i}]" for i in range(s.shape[1])]
     return Targets(s, names, {n: [i] for i, n in enumerate(names)})
 
@@ -211,7 +222,7 @@ def score_quantities(targets_test: np.ndarray, preds: dict[str, np.ndarray], t: 
     for name, cols in t.quantities.items():
         pub = published.get(name)
         extra = {}
-        if name == t.angle and scale is not None:
+        if name in t.angles and scale is not None:
             std, mean = scale.std[cols], scale.mean[cols]
             truth = targets_test[:, cols] * std + mean
             for k, p in preds.items():
