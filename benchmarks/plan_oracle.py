@@ -33,6 +33,7 @@ from jepaworld.config import EvalConfig
 from jepaworld.envs import get_spec, make
 from jepaworld.eval.episodes import draw_episodes
 from jepaworld.eval.runner import run_mpc
+from jepaworld.eval.stats import wilson_interval
 from jepaworld.plan.problem import PlanProblem
 from jepaworld.plan.registry import plan as run_planner
 from jepaworld.plan.warm import shift_plan
@@ -116,13 +117,6 @@ def run_sim(wm, spec, cfg, episodes, budget: int, cost: str, seed: int) -> list[
     return out
 
 
-def wilson(k: int, n: int) -> tuple[float, float]:
-    z, p = 1.96, k / n
-    c = (p + z * z / (2 * n)) / (1 + z * z / n)
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return c - h, c + h
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", required=True)
@@ -143,7 +137,7 @@ def main() -> None:
     episodes = draw_episodes(f, ids, ecfg, solved=probe.is_success).episodes
     print(f"{wm.meta.env}: {len(episodes)} episodes, goal +{args.goal_offset}, budget {args.budget}; planner "
           f"{cfg.planner} {cfg.samples}x{cfg.iterations}, horizon {cfg.horizon}, cost {cfg.cost}")  # fmt: skip
-    lines = args.only or ["state", "latent", "model"]
+    lines = args.only or ["state", "pixel", "latent", "model"]
     rows = []
     for line in lines:
         t0 = time.perf_counter()
@@ -157,7 +151,7 @@ def main() -> None:
         rows.append((name, sum(ok), len(ok), time.perf_counter() - t0))
     print(f"\n{'rollouts + cost':40s} {'success':>8s}  95% interval   wall")
     for name, k, n, wall in rows:
-        lo, hi = wilson(k, n)
+        lo, hi = wilson_interval(k, n)
         print(f"{name:40s} {100 * k / n:7.1f}%  [{100 * lo:4.1f}, {100 * hi:5.1f}]  {wall:6.0f} s")
 
 
