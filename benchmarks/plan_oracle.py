@@ -3,7 +3,7 @@
     python benchmarks/plan_oracle.py --ckpt runs/demo-pusht/run [--episodes 20] [--seed 0]
 
 Runs the protocol's episodes (the same draw as ``jepaworld eval --seed S``) with the run's own
-planner settings (CEM, horizon, block noise, receding horizon, warm start) three ways:
+planner settings (CEM, horizon, block noise, receding horizon, warm start) four ways:
 
 - ``sim + state cost``:  candidates rolled out in the *true simulator*, scored by the true state
   distance to the goal (the success test's quantities, each divided by its threshold). Its
@@ -22,7 +22,6 @@ Two-Room, Reacher); they cost samples x iterations x horizon x frameskip env ste
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
@@ -30,7 +29,8 @@ import torch
 
 import jepaworld
 from jepaworld.config import EvalConfig
-from jepaworld.envs import get_spec, make
+from jepaworld.envs import get_spec, make, pusht, reacher
+from jepaworld.envs.goal import goal_distance
 from jepaworld.eval.episodes import draw_episodes
 from jepaworld.eval.runner import run_mpc
 from jepaworld.eval.stats import wilson_interval
@@ -40,20 +40,19 @@ from jepaworld.plan.warm import shift_plan
 from jepaworld.run.episodes import held_out_episodes
 
 
-def state_cost(env_name: str, s: np.ndarray, g: np.ndarray) -> float:
-    """The success test's quantities over their thresholds (1.0 = at the threshold)."""
+def state_cost(env_name: str, env, s: np.ndarray, g: np.ndarray) -> float:
+    """The success test's quantities over their thresholds (1.0 = at the threshold); other envs: their
+    ``goal_distance``."""
     if env_name == "pusht":
-        from jepaworld.envs.pusht import angle_error, goal_distance
-
-        return float(max(goal_distance(s, g) / 20.0, angle_error(s, g) / (math.pi / 9)))
+        return max(pusht.goal_distance(s, g) / pusht.SUCCESS_PX, pusht.angle_error(s, g) / pusht.SUCCESS_ANGLE)
     if env_name == "reacher":
-        d = np.abs((s[:2] - g[:2] + math.pi) % (2 * math.pi) - math.pi)
-        return float(d.max() / 0.05)
-    return float(np.linalg.norm(s[:2] - g[:2]))
+        return reacher.goal_distance(s, g) / reacher.SUCCESS_RAD
+    return goal_distance(env, s, g)
 
 
 class SimPlanner:
-    """The run's planner with the simulator as its model; ``act(env, goal, z_goal) -> block (fs, A)``."""
+    """The run's planner with the simulator as its model: ``reset(goal)`` per episode, then
+    ``plan(state) -> block (fs, A)`` of raw actions every block, warm-started from the last plan."""
 
     def __init__(self, wm, spec, cfg, cost: str, seed: int) -> None:
         self.wm, self.cfg, self.cost = wm, cfg, cost
@@ -61,33 +60,41 @@ class SimPlanner:
         self.norm = wm.meta.normalizer
         lo, hi = (np.tile(self.norm.normalize_action(b), self.fs) for b in (spec.action_low, spec.action_high))
         self.problem = PlanProblem(1, cfg.horizon, self.fs, self.A, bounds=(torch.as_tensor(lo), torch.as_tensor(hi)))
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self.sim = make(wm.meta.env, resolution=wm.meta.resolution)
         self.sim.reset(seed=0)
+
+    @torch.no_grad()
+    def reset(self, goal: np.ndarray) -> None:
+        """A new episode toward the goal state ``goal``: its frame and embedding, no warm start, the
+        planner's noise from ``seed`` again (each episode draws the same noise, whatever ran before)."""
+        frame = self.sim.render_state(goal)
+        self.goal, self.goal_pixels = goal, frame / 255.0
+        self.z_goal = self.wm.encode(torch.as_tensor(frame)[None, None])[:, 0]  # (1, D)
+        self.generator = torch.Generator().manual_seed(self.seed)
         self.prev: torch.Tensor | None = None
 
     @torch.no_grad()
-    def plan(self, state: np.ndarray, goal: np.ndarray, z_goal: torch.Tensor) -> np.ndarray:
+    def plan(self, state: np.ndarray) -> np.ndarray:
         H, fs, A = self.cfg.horizon, self.fs, self.A
-        goal_frame = self.sim.render_state(goal) / 255.0
 
         def cost_fn(actions: torch.Tensor) -> torch.Tensor:  # (1, S, H, fs*A) -> (1, S)
             raw = self.norm.denormalize_action(actions[0].reshape(-1, H * fs, A).numpy())
-            ends, frames = [], []
-            for plan in raw:
+            ends, frames = [], []  # the state and frame after each block of each candidate
+            for candidate in raw:
                 self.sim.set_state(state)
-                for k, a in enumerate(plan):
+                for k, a in enumerate(candidate):
                     obs, *_ = self.sim.step(a)
                     if (k + 1) % fs == 0:
                         ends.append(self.sim.get_state())
                         frames.append(obs)
             if self.cost == "state":
-                c = torch.tensor([state_cost(self.wm.meta.env, s, goal) for s in ends])
+                c = torch.tensor([state_cost(self.wm.meta.env, self.sim, s, self.goal) for s in ends])
             elif self.cost == "pixel":
-                c = torch.as_tensor(((np.stack(frames) / 255.0 - goal_frame) ** 2).sum((1, 2, 3)))
+                c = torch.as_tensor(((np.stack(frames) / 255.0 - self.goal_pixels) ** 2).sum((1, 2, 3)))
             else:
                 z = self.wm.encode(torch.as_tensor(np.stack(frames))[:, None])[:, 0]
-                c = ((z - z_goal) ** 2).sum(-1)
+                c = ((z - self.z_goal) ** 2).sum(-1)
             c = c.reshape(-1, H)
             return (c.min(1).values if self.cfg.cost == "min" else c[:, -1])[None]
 
@@ -96,24 +103,30 @@ class SimPlanner:
         self.prev = res.actions
         return self.norm.denormalize_action(res.actions[0, 0].reshape(fs, A).numpy())
 
+    def close(self) -> None:
+        self.sim.close()
+
 
 def run_sim(wm, spec, cfg, episodes, budget: int, cost: str, seed: int) -> list[bool]:
-    out = []
+    """Each episode closed-loop with :class:`SimPlanner` -> success per episode."""
+    planner, out = SimPlanner(wm, spec, cfg, cost, seed), []
     for ep in episodes:
         env = make(wm.meta.env, resolution=wm.meta.resolution)
         env.reset(seed=ep.index)
         env.set_state(ep.start)
-        z_goal = wm.encode(torch.as_tensor(env.render_state(ep.goal))[None, None])[:, 0]
-        planner, used, ok = SimPlanner(wm, spec, cfg, cost, seed), 0, False
+        planner.reset(ep.goal)
+        used, ok = 0, False
         while used < budget and not ok:
-            for a in planner.plan(env.get_state(), ep.goal, z_goal):
+            for a in planner.plan(env.get_state()):
                 env.step(a)
                 used += 1
                 ok = env.is_success(env.get_state(), ep.goal)
                 if ok or used >= budget:
                     break
+        env.close()
         out.append(ok)
         print(f"  {cost:6s} episode {ep.index:3d}: {'success' if ok else 'fail'} after {used} steps", flush=True)
+    planner.close()
     return out
 
 
@@ -135,6 +148,7 @@ def main() -> None:
     probe = make(wm.meta.env, resolution=wm.meta.resolution)
     f, ids, _ = held_out_episodes(wm.meta, None)
     episodes = draw_episodes(f, ids, ecfg, solved=probe.is_success).episodes
+    probe.close()
     print(f"{wm.meta.env}: {len(episodes)} episodes, goal +{args.goal_offset}, budget {args.budget}; planner "
           f"{cfg.planner} {cfg.samples}x{cfg.iterations}, horizon {cfg.horizon}, cost {cfg.cost}")  # fmt: skip
     lines = args.only or ["state", "pixel", "latent", "model"]
