@@ -51,6 +51,21 @@ def test_cnn_shape():
         CNN([8, 16], 24, image_size=32)(torch.randn(5, 3, 40, 40))
 
 
+def test_cnn_depth_adds_residual_convolutions_at_each_resolution():
+    shallow, deep = CNN([8, 16], 24, image_size=32), CNN([8, 16], 24, image_size=32, depth=3)
+    convs = [m for m in deep.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.stride for c in convs] == [(2, 2), (1, 1), (1, 1)] * 2
+    assert len(convs) == 3 * sum(isinstance(m, torch.nn.Conv2d) for m in shallow.modules())
+    x = torch.randn(4, 3, 32, 32)
+    assert deep(x).shape == shallow(x).shape == (4, 24)
+    # a residual unit whose convolution is zero passes its input through unchanged
+    unit = deep.stages[3]
+    torch.nn.init.zeros_(unit.conv.weight)
+    h = torch.randn(2, 8, 16, 16)
+    unit.eval()
+    assert torch.allclose(unit(h), h + torch.nn.functional.silu(unit.norm(torch.zeros_like(h))))
+
+
 def test_vit_shape_two_resolutions():
     vit = ViT(image_size=32, patch_size=8, width=24, depth=2, heads=3)
     assert vit(torch.randn(2, 3, 32, 32)).shape == (2, 24)

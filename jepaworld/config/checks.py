@@ -77,7 +77,7 @@ def check_model(m: ModelConfig) -> None:
     c.one_of("cnn_pool", ("flatten", "mean"))
     c.one_of("pos_embedding", ("rope", "learned"))
     c.at_least(8, "image_size")
-    c.at_least(1, "patch_size", "enc_width", "enc_depth", "enc_heads", "embed_dim", "proj_hidden")
+    c.at_least(1, "cnn_depth", "patch_size", "enc_width", "enc_depth", "enc_heads", "embed_dim", "proj_hidden")
     c.at_least(1, "pred_depth", "pred_heads", "pred_head_dim", "pred_mlp", "max_len", "action_hidden_mult")
     c.in_range("pred_dropout", 0.0, 1.0)
     if not m.cnn_channels or any(ch < 1 for ch in m.cnn_channels):

@@ -43,6 +43,7 @@ class ModelConfig:
     enc_heads: int = 3
     # CNN encoder: channels per stride-2 stage
     cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    cnn_depth: int = 1  # convolutions per stage: the stride-2 one, then depth - 1 residual 3x3 ones
     cnn_pool: str = "flatten"  # "flatten" keeps positions (measured: far better planning cost); "mean"
     # latent
     embed_dim: int = 192

@@ -1,6 +1,8 @@
 """Small convolutional encoder for low-resolution frames (the CPU recipe, 64 px).
 
-Each stage halves the resolution: Conv2d(3x3, stride 2) -> BatchNorm2d -> SiLU.
+Each stage halves the resolution: Conv2d(3x3, stride 2) -> BatchNorm2d -> SiLU, then ``depth - 1``
+residual units x + SiLU(BatchNorm2d(Conv2d(3x3)(x))) at that resolution. One convolution per stage
+sees only 15 px of a 64-px frame through three stages: a blob's position, not a shape's orientation.
 The last feature map is flattened (``pool="flatten"``, default) or averaged (``pool="mean"``) and a
 Linear layer gives the embedding. Flattening keeps *where* things are: global average pooling
 makes a CNN nearly translation-invariant, and a position-blind encoder gives the planner a latent
@@ -18,10 +20,11 @@ class CNN(nn.Module):
     channels: output channels of each stride-2 stage, e.g. [16, 32, 64, 128] (64 px -> 4 px).
     image_size: input side (needed to size the flattening head).
     pool: "flatten" or "mean".
+    depth: convolutions per stage (the stride-2 one and depth - 1 residual ones).
     """
 
     def __init__(
-        self, channels: list[int], width: int, image_size: int = 64, pool: str = "flatten"
+        self, channels: list[int], width: int, image_size: int = 64, pool: str = "flatten", depth: int = 1
     ):
         super().__init__()
         if not channels:
@@ -36,6 +39,7 @@ class CNN(nn.Module):
                 nn.BatchNorm2d(c),
                 nn.SiLU(),
             ]
+            layers += [Residual(c) for _ in range(depth - 1)]
             c_in, side = c, (side + 1) // 2
         self.stages = nn.Sequential(*layers)
         self.pool, self.image_size = pool, image_size
@@ -49,3 +53,16 @@ class CNN(nn.Module):
             )
         x = self.stages(images)
         return self.head(x.flatten(1) if self.pool == "flatten" else x.mean(dim=(2, 3)))
+
+
+class Residual(nn.Module):
+    """x: (B, C, H, W) -> x + SiLU(BatchNorm2d(Conv2d(3x3, stride 1)(x)))."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+        self.act = nn.SiLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.act(self.norm(self.conv(x)))

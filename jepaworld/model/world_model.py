@@ -39,7 +39,9 @@ class WorldModel(nn.Module):
                 cfg.image_size, cfg.patch_size, cfg.enc_width, cfg.enc_depth, cfg.enc_heads
             )
         elif cfg.encoder == "cnn":
-            self.encoder = CNN(list(cfg.cnn_channels), cfg.enc_width, cfg.image_size, pool=cfg.cnn_pool)
+            self.encoder = CNN(
+                list(cfg.cnn_channels), cfg.enc_width, cfg.image_size, pool=cfg.cnn_pool, depth=cfg.cnn_depth
+            )
         else:
             raise ValueError(f"model.encoder must be 'vit' or 'cnn', got {cfg.encoder!r}")
         D = cfg.embed_dim
