@@ -45,7 +45,7 @@ def main() -> None:
     env.reset(seed=0)
     f = EpisodeFile(wm.meta.data_path)
     states = f.require_state("latent sensitivity")
-    rows = np.concatenate([np.arange(f.ep_offset[e], f.ep_offset[e] + f.ep_len[e]) for e in wm.meta.held_out])
+    rows = episode_rows(f, wm.meta.held_out)
     picks = np.sort(np.random.default_rng(0).choice(rows, args.samples, replace=False))
 
     @torch.no_grad()
@@ -74,13 +74,18 @@ def main() -> None:
         nearest_neighbours(wm, f, states, args.neighbours)
 
 
+def episode_rows(f: EpisodeFile, episodes) -> np.ndarray:
+    """The file's row indices of the given episodes, concatenated."""
+    return np.concatenate([np.arange(f.ep_offset[e], f.ep_offset[e] + f.ep_len[e]) for e in episodes])
+
+
 def nearest_neighbours(wm, f: EpisodeFile, states, n_test: int, k: int = 5) -> None:
     """Median state error between held-out frames and their k nearest training frames (Push-T)."""
     rng = np.random.default_rng(0)
     held = set(int(e) for e in wm.meta.held_out)
 
     def sample(episodes: list[int], n: int) -> np.ndarray:
-        rows = np.concatenate([np.arange(f.ep_offset[e], f.ep_offset[e] + f.ep_len[e]) for e in episodes])
+        rows = episode_rows(f, episodes)
         return np.sort(rng.choice(rows, min(n, len(rows)), replace=False))
 
     train = sample([e for e in range(len(f.ep_len)) if e not in held], 6 * n_test)

@@ -1,8 +1,8 @@
 """Small convolutional encoder for low-resolution frames (the CPU recipe, 64 px).
 
 Each stage halves the resolution: Conv2d(3x3, stride 2) -> BatchNorm2d -> SiLU, then ``depth - 1``
-residual units x + SiLU(BatchNorm2d(Conv2d(3x3)(x))) at that resolution. One convolution per stage
-sees only 15 px of a 64-px frame through three stages: a blob's position, not a shape's orientation.
+residual units x + SiLU(BatchNorm2d(Conv2d(3x3)(x))) at that resolution (more receptive field per
+stage; on Push-T, depth 2 did not make the block's angle readable and halved training speed: README).
 The last feature map is flattened (``pool="flatten"``, default) or averaged (``pool="mean"``) and a
 Linear layer gives the embedding. Flattening keeps *where* things are: global average pooling
 makes a CNN nearly translation-invariant, and a position-blind encoder gives the planner a latent
