@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "jepaworld needs Python >= 3.11, found " + sys.version.split()[0]'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,pusht,mujoco,serve]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,pusht,mujoco,serve,mcp,lerobot-data,docs]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
