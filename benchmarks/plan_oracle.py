@@ -1,9 +1,11 @@
 """Which part limits planning success: the planner, the latent cost, or the predictor?
 
-    python benchmarks/plan_oracle.py --ckpt runs/demo-pusht/run [--episodes 20] [--seed 0]
+    python benchmarks/plan_oracle.py --ckpt runs/demo-pusht/run [--episodes 20] [--seed 0] \
+        [--preset fast] [--set plan.iterations=6] [--only state]
 
 Runs the protocol's episodes (the same draw as ``jepaworld eval --seed S``) with the run's own
-planner settings (CEM, horizon, block noise, receding horizon, warm start) four ways:
+planner settings (CEM, horizon, block noise, receding horizon, warm start), or a planner preset and
+``--set plan.KEY=VALUE`` overrides as ``jepaworld eval`` takes them, four ways:
 
 - ``sim + state cost``:  candidates rolled out in the *true simulator*, scored by the true state
   distance to the goal (the success test's quantities, each divided by its threshold). Its
@@ -28,7 +30,8 @@ import numpy as np
 import torch
 
 import jepaworld
-from jepaworld.config import EvalConfig
+from jepaworld.config import EvalConfig, parse_overrides, update, validate
+from jepaworld.config.planners import apply_planner_preset
 from jepaworld.envs import get_spec, make, pusht, reacher
 from jepaworld.envs.goal import goal_distance
 from jepaworld.eval.episodes import draw_episodes
@@ -139,18 +142,23 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=50)
     ap.add_argument("--only", choices=["state", "pixel", "latent", "model"], action="append",
                     help="run only these lines (repeatable)")  # fmt: skip
+    ap.add_argument("--preset", help="planner preset (configs/plan/NAME.yaml) instead of the run's planner")
+    ap.add_argument("--set", dest="overrides", action="append", help="plan.KEY=VALUE (repeatable)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     wm = jepaworld.load(args.ckpt, device="cpu")
+    wm.config.plan = apply_planner_preset(wm.config.plan, args.preset)
+    update(wm.config, parse_overrides(args.overrides), source="--set")
+    validate(wm.config)
     spec, cfg = get_spec(wm.meta.env), wm.config.plan
     ecfg = EvalConfig(episodes=args.episodes, seed=args.seed, goal_offset=args.goal_offset, budget=args.budget)
     probe = make(wm.meta.env, resolution=wm.meta.resolution)
     f, ids, _ = held_out_episodes(wm.meta, None)
     episodes = draw_episodes(f, ids, ecfg, solved=probe.is_success).episodes
     probe.close()
-    print(f"{wm.meta.env}: {len(episodes)} episodes, goal +{args.goal_offset}, budget {args.budget}; planner "
-          f"{cfg.planner} {cfg.samples}x{cfg.iterations}, horizon {cfg.horizon}, cost {cfg.cost}")  # fmt: skip
+    print(f"{wm.meta.env}: {len(episodes)} episodes (seed {args.seed}), goal +{args.goal_offset}, budget "
+          f"{args.budget}; planner: {cfg.describe()}")  # fmt: skip
     lines = args.only or ["state", "pixel", "latent", "model"]
     rows = []
     for line in lines:

@@ -62,3 +62,20 @@ def test_std_collapses_without_floor_and_not_with_one():
         cem(cost_fn, PROBLEM, cfg, generator=torch.Generator().manual_seed(5), min_std=min_std)
         spread[min_std] = calls[-1][0].std(dim=1).mean()  # samples around the last mean
     assert spread[0.0] < 0.05 and spread[0.5] > 0.3
+
+
+def test_kept_elites_are_the_next_iterations_candidates_and_never_lost():
+    """iCEM's keep_elites = k: candidates 1..k of iteration i+1 are the k cheapest of iteration i, so
+    the cheapest cost seen can only fall from one iteration to the next."""
+    target = torch.randn(B, H, D, generator=torch.Generator().manual_seed(0))
+    cost_fn, calls = recording_quadratic(target)
+    cfg = PlanConfig(samples=20, elites=4, iterations=5, noise="colored", keep_elites=3)
+    result = cem(cost_fn, PROBLEM, cfg, generator=torch.Generator().manual_seed(2))
+    assert all(c.shape[:2] == (B, cfg.samples) for c, _ in calls)
+    for (prev, prev_cost), (cur, cur_cost) in zip(calls, calls[1:], strict=False):
+        idx = prev_cost.topk(3, dim=1, largest=False).indices
+        for b in range(B):
+            assert torch.equal(cur[b, 1:4], prev[b, idx[b]])
+        scale = 1e-5 * float(prev_cost.abs().max())
+        assert (cur_cost.amin(1) <= prev_cost.amin(1) + scale).all()
+    assert torch.allclose(result.cost, torch.stack([c.amin(1) for _, c in calls]).amin(0))

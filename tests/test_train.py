@@ -130,3 +130,30 @@ def test_embedding_stats_detects_collapse():
     iso = embedding_stats(torch.randn(512, 16))
     line = embedding_stats(torch.randn(512, 1) * torch.ones(1, 16))
     assert iso["eff_rank"] > 12 and line["eff_rank"] < 1.5
+
+
+def test_rollout_loss_is_the_open_loop_rollout_planning_uses(tiny_data, tmp_path):
+    """train.rollout_steps K: the loss's z_roll is WorldModel.rollout from the window's first frame,
+    and a training with it runs, logs the term and refuses K > data.pred."""
+    import torch
+
+    from jepaworld.config import ConfigError
+    from jepaworld.config import validate as validate_config
+    from jepaworld.train.loop import build_model
+
+    cfg = tiny_config(tiny_data, str(tmp_path / "run"), steps=6, rollout_steps=3)
+    cfg.data.pred = 3
+    torch.manual_seed(0)
+    model = build_model(cfg, action_dim=2).eval()
+    pixels = torch.randint(0, 256, (4, 4, 16, 16, 3), dtype=torch.uint8)
+    actions = torch.randn(4, 4, 10)
+    with torch.no_grad():
+        out = model(pixels, actions, 3)
+        ref = model.rollout_reference(out["z"][:, :1], actions[:, :3])
+    assert out["z_roll"].shape == (4, 3, 32)
+    torch.testing.assert_close(out["z_roll"], ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+    result = train(cfg)
+    assert result.last["roll"] > 0 and math.isfinite(result.last["val_roll"])
+    cfg.train.rollout_steps = 4
+    with pytest.raises(ConfigError, match="train.rollout_steps"):
+        validate_config(cfg)

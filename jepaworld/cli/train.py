@@ -42,10 +42,12 @@ def run_training(cfg: Config, resume: bool) -> dict[str, float]:
             progress.start()
             tasks.append(progress.add_task("train", total=cfg.train.steps, completed=step - 1, info=""))
         info = f"loss {m.get('loss', 0):.4f} pred {m.get('pred', 0):.4f} sigreg {m.get('sigreg', 0):.3f}"
+        if m.get("roll"):
+            info += f" roll {m['roll']:.4f}"
         if "samples_per_s" in m:
             info += f" | {m['samples_per_s']:.0f} samples/s"
         if "val_pred" in m:
-            info += f" | val {m['val_pred']:.4f} (copy {m['val_copy']:.4f})"
+            info += f" | val {m['val_pred']:.4f} (copy {m['val_copy']:.4f}, open-loop {m['val_roll']:.4f})"
         progress.update(tasks[0], completed=step, info=info)
 
     try:

@@ -97,6 +97,7 @@ def check_train(t: TrainConfig) -> None:
     c.at_least(1, "sigreg_directions")
     c.at_least(2, "sigreg_knots")
     c.at_least(0, "warmup_steps", "weight_decay", "sigreg_lambda", "threads", "loader_workers", "seed")
+    c.at_least(0, "rollout_steps", "rollout_weight")
     c.at_least(1, "prefetch")
     c.above(0, "lr", "grad_clip")
     c.in_range("min_lr_ratio", 0.0, 1.0, high_open=False)
@@ -111,6 +112,8 @@ def check_plan(p: PlanConfig) -> None:
     c.above(0, "init_std", "temperature", "gd_lr")
     if not 1 <= p.elites <= p.samples:
         _fail("plan.elites", f"in [1, plan.samples={p.samples}]", p.elites)
+    if not 0 <= p.keep_elites <= p.samples - 2:
+        _fail("plan.keep_elites", f"in [0, plan.samples - 2 = {p.samples - 2}]", p.keep_elites)
     c.one_of("noise", ("iid", "block", "colored"))
     c.one_of("cost", ("terminal", "min"))
     c.one_of("precision", ("fp32", "bf16"))
@@ -140,6 +143,9 @@ def validate(cfg: Config | DataConfig | ModelConfig | TrainConfig | PlanConfig |
         tokens = cfg.data.history + cfg.data.pred - 1  # the predictor's training sequence
         if cfg.model.pos_embedding == "learned" and cfg.model.max_len < tokens:
             _fail("model.max_len", f">= data.history + data.pred - 1 = {tokens} (learned positions)", cfg.model.max_len)
+        if cfg.train.rollout_steps > cfg.data.pred:
+            _fail("train.rollout_steps", f"<= data.pred={cfg.data.pred} (the window's predicted frames)",
+                  cfg.train.rollout_steps)  # fmt: skip
         return
     check = _SECTIONS.get(type(cfg))
     if check is None:

@@ -75,6 +75,11 @@ class TrainConfig:
     sigreg_lambda: float = 0.01
     sigreg_directions: int = 1024
     sigreg_knots: int = 17
+    # multi-step loss: the predictor's own open-loop rollout over the window's first `rollout_steps`
+    # predicted frames (needs data.pred >= rollout_steps), weighted beside the teacher-forced MSE.
+    # 0 = teacher forcing only (the published recipe).
+    rollout_steps: int = 0
+    rollout_weight: float = 1.0
     precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU), "bf16", "fp32"
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     seed: int = 0
@@ -102,6 +107,9 @@ class PlanConfig:
     noise: str = "block"  # "iid" (published: independent per env step), "block", "colored"
     noise_beta: float = 2.0  # colour exponent for "colored" noise (iCEM)
     cost: str = "terminal"  # "terminal" (published) or "min" (best state along the horizon)
+    # iCEM (Pinneri et al. 2020): the cheapest candidates of each iteration join the next one's
+    # population, so a small population keeps what it found (0 = plain CEM/MPPI, as published)
+    keep_elites: int = 0
     warm_start: bool = True
     # the no-grad rollout's matmuls and attention: "fp32" or "bf16" (residual stream, norms and
     # softmax stay fp32; model/fast_step.py). The gradient planner always runs fp32.
@@ -120,6 +128,7 @@ class PlanConfig:
         else:
             search = f"{self.planner} {self.samples} samples x {self.iterations} iterations"
             search += f" ({self.elites} elites)" if self.planner == "cem" else f" (temperature {self.temperature})"
+            search += f", {self.keep_elites} kept per iteration" if self.keep_elites else ""
         return (
             f"{search}, {self.noise} noise, {self.cost} cost,"
             f" re-plan every {min(self.receding, self.horizon)} of {self.horizon} blocks"

@@ -73,14 +73,24 @@ class WorldModel(nn.Module):
             raise ValueError(f"z {tuple(z.shape)} and actions {tuple(actions.shape)} differ in (B, T)")
         return self.pred_projector(self.predictor(z, self.action_encoder(actions)))
 
-    def forward(self, pixels: Tensor, actions: Tensor) -> dict[str, Tensor]:
-        """Teacher-forced training pass over a window of T frames.
+    def forward(self, pixels: Tensor, actions: Tensor, rollout_steps: int = 0) -> dict[str, Tensor]:
+        """Teacher-forced training pass over a window of T frames, and optionally an open-loop one.
 
         pixels: uint8 (B, T, H, W, 3), actions: (B, T, fs*A) ->
         {"z": (B, T, D), "z_hat": (B, T-1, D)} with z_hat[:, t] the prediction of z[:, t+1].
+        rollout_steps K > 0 adds "z_roll": (B, K, D), the predictor's own rollout from the first
+        ``history`` embeddings (each prediction fed back, as planning does), z_roll[:, k] ~ z[:, h+k].
         """
         z = self.encode(pixels)
-        return {"z": z, "z_hat": self.predict(z[:, :-1], actions[:, :-1])}
+        out = {"z": z, "z_hat": self.predict(z[:, :-1], actions[:, :-1])}
+        if rollout_steps > 0:
+            h = self.history
+            if h + rollout_steps > z.shape[1]:
+                raise ValueError(f"rollout_steps={rollout_steps} needs windows of >= {h + rollout_steps} frames, "
+                                 f"got {z.shape[1]}")  # fmt: skip
+            blocks = actions[:, h - 1 : h - 1 + rollout_steps]
+            out["z_roll"] = self._rollout(z[:, :h], blocks, actions[:, : h - 1], cached=True)
+        return out
 
     # ----------------------------------------------------------------------------- planning
     def rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:

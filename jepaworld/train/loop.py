@@ -2,7 +2,8 @@
 
     z      = projector(encoder(pixels))                (B, T, D)
     z_hat  = predictor(z[:, :-1], actions[:, :-1])     (B, T-1, D), teacher forcing
-    loss   = MSE(z_hat, z[:, 1:]) + lambda * SIGReg(z)
+    z_roll = predictor's own rollout from z[:, :h]      (B, K, D), K = train.rollout_steps (0: none)
+    loss   = MSE(z_hat, z[:, 1:]) + w * MSE(z_roll, z[:, h:h+K]) + lambda * SIGReg(z)
 
 No EMA target, no stop-gradient, no pretrained encoder.
 """
@@ -40,8 +41,8 @@ from jepaworld.train.schedule import lr_at
 log = logging.getLogger(__name__)
 
 METRIC_FIELDS = [
-    "step", "lr", "loss", "pred", "sigreg", "grad_norm", "samples_per_s",
-    "z_std_mean", "z_std_min", "eff_rank", "val_pred", "val_copy", "elapsed_s",
+    "step", "lr", "loss", "pred", "roll", "sigreg", "grad_norm", "samples_per_s",
+    "z_std_mean", "z_std_min", "eff_rank", "val_pred", "val_copy", "val_roll", "elapsed_s",
 ]  # fmt: skip
 
 
@@ -94,30 +95,55 @@ def _autocast(cfg: Config, device: torch.device) -> contextlib.AbstractContextMa
 
 
 def jepa_loss(
-    model: torch.nn.Module, sigreg: SIGReg, pixels: torch.Tensor, actions: torch.Tensor, lam: float
+    model: torch.nn.Module,
+    sigreg: SIGReg,
+    pixels: torch.Tensor,
+    actions: torch.Tensor,
+    lam: float,
+    rollout_steps: int = 0,
+    rollout_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
-    """pixels uint8 (B, T, H, W, 3); actions (B, T, fs*A) -> loss terms and z (B, T, D)."""
-    out = model(pixels, actions)
+    """pixels uint8 (B, T, H, W, 3); actions (B, T, fs*A) -> loss terms and z (B, T, D).
+
+    ``rollout_steps`` K > 0 adds ``rollout_weight`` x the open-loop K-step MSE (term ``roll``).
+    """
+    out = model(pixels, actions, rollout_steps)
     z, z_hat = out["z"], out["z_hat"]
     pred = F.mse_loss(z_hat.float(), z[:, 1:].float())  # z_hat: (B, T-1, D)
     reg = sigreg(z.float().transpose(0, 1))
-    return {"loss": pred + lam * reg, "pred": pred, "sigreg": reg, "z": z}
+    loss = pred + lam * reg
+    roll = torch.zeros((), device=pred.device)
+    if rollout_steps > 0:
+        h = _history(model)
+        roll = F.mse_loss(out["z_roll"].float(), z[:, h : h + rollout_steps].float())
+        loss = loss + rollout_weight * roll
+    return {"loss": loss, "pred": pred, "roll": roll, "sigreg": reg, "z": z}
+
+
+def _history(model: torch.nn.Module) -> int:
+    """The predictor's context length, through DDP / torch.compile wrappers."""
+    while not isinstance(model, WorldModel):
+        model = model.module if hasattr(model, "module") else model._orig_mod
+    return model.history
 
 
 @torch.no_grad()
 def validate(model: WorldModel, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
-    """Prediction MSE on held-out windows, beside the copy-last-embedding baseline."""
+    """Prediction MSE on held-out windows, beside the copy-last-embedding baseline, and the open-loop
+    MSE of the predictor's own rollout over the window's predicted frames (``val_roll``)."""
     was_training = model.training
     model.eval()
-    pred, copy = 0.0, 0.0
+    pred, copy, roll = 0.0, 0.0, 0.0
     for pixels, actions in batches:
-        out = model(pixels, actions)
+        K = pixels.shape[1] - model.history
+        out = model(pixels, actions, K)
         z = out["z"]
         pred += F.mse_loss(out["z_hat"], z[:, 1:]).item()
         copy += F.mse_loss(z[:, :-1], z[:, 1:]).item()
+        roll += F.mse_loss(out["z_roll"], z[:, model.history :]).item()
     model.train(was_training)
     n = max(1, len(batches))
-    return {"val_pred": pred / n, "val_copy": copy / n}
+    return {"val_pred": pred / n, "val_copy": copy / n, "val_roll": roll / n}
 
 
 class _MetricsLog:
@@ -330,7 +356,10 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
                 pixels, actions = next(batches)
                 pixels, actions = pixels.to(rt.device, non_blocking=True), actions.to(rt.device, non_blocking=True)
                 with _autocast(cfg, rt.device):
-                    terms = jepa_loss(net, sigreg, pixels, actions, cfg.train.sigreg_lambda)
+                    terms = jepa_loss(
+                        net, sigreg, pixels, actions, cfg.train.sigreg_lambda,
+                        cfg.train.rollout_steps, cfg.train.rollout_weight,
+                    )  # fmt: skip
                 loss = terms["loss"]
                 if not torch.isfinite(loss):
                     raise diverged(step, loss.item(), terms)
@@ -342,7 +371,8 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
                 n_log += 1
 
                 last = {"step": step, "lr": lr, "loss": loss.item(), "pred": terms["pred"].item(),
-                        "sigreg": terms["sigreg"].item(), "grad_norm": float(grad_norm)}  # fmt: skip
+                        "roll": terms["roll"].item(), "sigreg": terms["sigreg"].item(),
+                        "grad_norm": float(grad_norm)}  # fmt: skip
                 if step % cfg.train.log_every == 0 or step == cfg.train.steps:
                     now = time.perf_counter()
                     last["samples_per_s"] = n_log * cfg.train.batch_size * rt.world_size / max(now - t_log, 1e-9)

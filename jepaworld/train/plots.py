@@ -28,7 +28,10 @@ def plot_training(metrics_csv: str | Path, out_png: str | Path) -> Path:
     out = Path(out_png)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     ax = axes[0]
-    for key, label in [("pred", "train pred"), ("val_pred", "val pred"), ("val_copy", "val: copy last z")]:
+    for key, label in [
+        ("pred", "train pred"), ("val_pred", "val pred"), ("val_copy", "val: copy last z"),
+        ("val_roll", "val: open-loop rollout"),
+    ]:
         xs, ys = _column(rows, key)
         if xs:
             ax.plot(xs, ys, label=label, marker="o" if key != "pred" else None, ms=3)
