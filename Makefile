@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test lint bench docs docs-check clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "jepaworld needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -21,6 +21,15 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jepaworld tests benchmarks
+
+# The documentation site, built strictly (a broken link, anchor or API reference fails) and offline into
+# site/. docs-check serves it, opens every page in headless Chromium (apt-get install chromium) and
+# saves screenshots under runs/docs-check/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean
+
+docs-check: docs
+	$(BIN)/python docs/tools/check_site.py site --out runs/docs-check
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sampler_speed.py
