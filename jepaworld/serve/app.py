@@ -34,6 +34,7 @@ from jepaworld.config import PlanConfig, validate
 from jepaworld.errors import JepaworldError
 from jepaworld.plan.registry import get_planner
 from jepaworld.serve.batching import BatchWorker, Job, QueueFull, Step
+from jepaworld.serve.docs_page import add_docs_page
 from jepaworld.serve.errors import ApiError
 from jepaworld.serve.images import decode_images
 from jepaworld.serve.metrics import Metrics
@@ -263,11 +264,12 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
             await asyncio.to_thread(server.worker.stop)
 
     errors = {c: {"model": ErrorResponse} for c in (400, 401, 404, 409, 413, 422, 429, 503, 504)}
-    app = FastAPI(title="jepaworld", version="1", lifespan=lifespan, responses=errors,
+    app = FastAPI(title="jepaworld", version="1", lifespan=lifespan, responses=errors, docs_url=None, redoc_url=None,
                   description="Plan toward goal images with a JEPA world model: open-loop plans and closed-loop "
                               "sessions. Frames are uint8 (H, W, 3) at the model's resolution, as base64 PNG or raw "
                               "bytes with their shape.")  # fmt: skip
     app.state.server = server
+    add_docs_page(app)  # /docs from the installed Swagger UI files, no CDN
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=server.metrics)
     _install_handlers(app)
