@@ -1,6 +1,5 @@
 """Two loops: distillation (runs, resumes), the policy's actions, the surprise guard, the decision log, eval."""
 
-import json
 import shutil
 
 import numpy as np
@@ -15,6 +14,7 @@ from jepaworld.errors import JepaworldError
 from jepaworld.eval.episodes import GoalEpisode
 from jepaworld.eval.perturb import Perturbation
 from jepaworld.eval.runner import run_agent
+from tests.strict_json import load_strict
 
 PLAN = PlanConfig(samples=8, elites=2, iterations=1, horizon=2, receding=1, cost="min")
 TINY = dict(episodes=4, max_k=4, hindsight_pairs=200, planner_labels=12, label_batch=6, dagger_rounds=1,
@@ -39,7 +39,8 @@ def test_distill_writes_the_policy_and_the_guard_and_resumes(distilled):
     assert not any(s.reused for s in first.stages)
     for name in ("policy.safetensors", "policy.json", "guard.json", "stages/planner.npz", "stages/dagger-1.json"):
         assert (agent_dir / name).exists(), name
-    info = json.loads((agent_dir / "policy.json").read_text())
+    info = load_strict(agent_dir / "policy.json")
+    assert "threshold" in load_strict(agent_dir / "guard.json")
     assert info["final_stage"] == "dagger-1" and info["architecture"]["block_dim"] == wm.meta.frameskip * 2
     assert first.stages[2].extra["states"] > 0 and first.stages[1].labels == 12
     guard = load_guard(agent_dir)
@@ -144,7 +145,7 @@ def test_eval_agent_policy_with_teleports_writes_the_new_fields(distilled, tmp_p
                                  "--set", "plan.samples=8", "--set", "plan.elites=2", "--set", "plan.iterations=1",
                                  "--out", str(out)])  # fmt: skip
     assert r.exit_code == 0, r.output
-    saved = json.loads((out / "results.json").read_text())
+    saved = load_strict(out / "results.json")
     assert saved["protocol"]["perturb"]["kind"] == "teleport" and saved["protocol"]["agents"] == ["policy", "guarded"]
     s = saved["summary"]["policy (distilled)"]
     for key in ("perturbed", "recovered", "mean_steps_to_recover", "ms_per_step", "model_calls_per_step",
@@ -155,7 +156,7 @@ def test_eval_agent_policy_with_teleports_writes_the_new_fields(distilled, tmp_p
     assert {"random actions", "straight-to-goal heuristic"} <= set(saved["summary"])
     ep = saved["episodes"]["policy (distilled)"][0]
     assert {"perturbed_at", "steps_to_recover", "model_calls", "plans"} <= set(ep)
-    assert json.loads((out / "decisions.json").read_text())["policy (distilled)"]
+    assert load_strict(out / "decisions.json")["policy (distilled)"]
     assert (out / "agent.png").stat().st_size > 0
     r = CliRunner().invoke(app, ["eval", "--ckpt", str(run), "--agent", "fast"])
     assert r.exit_code == 2 and "expected planner" in r.output

@@ -1,4 +1,3 @@
-import json
 import os
 
 import gymnasium as gym
@@ -9,6 +8,7 @@ import pytest
 from jepaworld.config import DataConfig
 from jepaworld.data import DataError, EpisodeFile, check_compatible
 from jepaworld.data.collect import collect, config_path, parts_dir
+from tests.strict_json import load_strict
 
 
 def cfg(**kw) -> DataConfig:
@@ -28,7 +28,7 @@ def test_round_trip_and_validate(tmp_path):
     assert result.episodes == 6 and result.frames == 6 * 13 and out.exists()
     assert seen[0] == (0, 0) and seen[-1] == (6, 78)
     assert not parts_dir(out).exists()
-    assert json.loads(config_path(out).read_text())["episodes"] == 6
+    assert load_strict(config_path(out))["episodes"] == 6
     with EpisodeFile(out) as f:
         f.validate()
         assert f.n_episodes == 6 and f.n_frames == 78

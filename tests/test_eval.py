@@ -1,13 +1,19 @@
+import io
 import json
+import math
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 import jepaworld
+from jepaworld.cli.eval import summary_table as cli_summary_table
 from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.data import EpisodeFile
 from jepaworld.envs import cross_wall, make
 from jepaworld.eval import draw_episodes, evaluate, wilson_interval, write_eval
+from jepaworld.eval.report import summary_table as html_summary_table
+from tests.strict_json import load_strict
 
 
 def test_episode_draw_follows_the_protocol(tiny_data):
@@ -50,10 +56,19 @@ def test_evaluate_writes_results_beside_baselines(tiny_run, tmp_path):
     assert not (tmp_path / "eval").exists()  # evaluating writes nothing
     write_eval(result, tmp_path / "eval")
     assert set(result.summary) == {"cem (world model)", "random actions", "straight-to-goal heuristic"}
-    saved = json.loads((tmp_path / "eval" / "results.json").read_text())
+    saved = load_strict(tmp_path / "eval" / "results.json")
     assert saved["protocol"]["goal_offset"] == 10 and saved["plan"]["samples"] == 16
     s = saved["summary"]["cem (world model)"]
     assert s["episodes"] == 4 and s["plans"] >= 1 and s["plan_time_median_s"] > 0
+    assert s["mean_steps_to_recover"] is None and s["detection_rate"] is None  # no figure: null, not NaN
+    # the tables read these files and older ones (bare NaN) alike
+    older = json.loads(json.dumps(result.to_dict()))
+    assert math.isnan(older["summary"]["cem (world model)"]["mean_steps_to_recover"])
+    for report in (saved, older):
+        text = io.StringIO()
+        Console(file=text, width=200).print(cli_summary_table(report))
+        assert "cem (world model)" in text.getvalue()
+        assert "cem (world model)" in html_summary_table(report)
     # the heuristic walks straight at goals 10 steps away: it must do at least as well as random
     summary = saved["summary"]
     assert summary["straight-to-goal heuristic"]["successes"] >= summary["random actions"]["successes"]

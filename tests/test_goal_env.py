@@ -1,6 +1,5 @@
 """Evaluation of a user's own Gymnasium environment through the goal-reaching capability."""
 
-import json
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from jepaworld.envs.goal import GoalCapabilityError, missing_goal_methods, requi
 from jepaworld.eval import draw_episodes
 from jepaworld.train import train
 from tests.conftest import tiny_config
+from tests.strict_json import load_strict
 
 DOT, PLAIN = "gymnasium:tests.goal_envs:Dot-v0", "gymnasium:tests.goal_envs:PlainDot-v0"
 runner = CliRunner()
@@ -55,7 +55,7 @@ def test_eval_runs_on_a_user_env_with_the_capability(tmp_path):
                             "--set", "plan.samples=8", "--set", "plan.iterations=1", "--set", "plan.elites=2",
                             "--out", str(tmp_path / "ev")])  # fmt: skip
     assert r.exit_code == 0, r.output
-    saved = json.loads((tmp_path / "ev" / "results.json").read_text())
+    saved = load_strict(tmp_path / "ev" / "results.json")
     assert saved["protocol"]["env"] == DOT
     assert set(saved["summary"]) == {"cem (world model)", "random actions"}  # no heuristic for this env
     assert saved["summary"]["cem (world model)"]["episodes"] == 3

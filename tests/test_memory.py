@@ -25,6 +25,7 @@ from jepaworld.memory import (
 )
 from jepaworld.memory.query import add_goal, matching_states, nearest_states
 from jepaworld.run.episodes import training_episodes
+from tests.strict_json import loads_strict
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,10 @@ def test_build_remembers_every_model_frame_and_resumes(wm, built):
         assert set(store.entities()) == {"agent"}
         did, dec = store.decoded_states()  # the linear probe's reading of each embedding
         assert len(did) == states and np.isfinite(dec).all()
+        # the JSON the memory keeps (the decoder, the entities) is strict JSON
+        assert set(loads_strict(store.meta("decoder"))) >= {"mean", "std", "weight", "bias"}
+        for columns, fields in store.conn.execute("SELECT columns, fields FROM entities"):
+            assert loads_strict(columns) and loads_strict(fields)
 
 
 def test_interrupted_build_resumes_without_loss(wm, built, tmp_path):

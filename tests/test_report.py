@@ -2,7 +2,6 @@
 
 import base64
 import io
-import json
 import shutil
 from html.parser import HTMLParser
 
@@ -25,6 +24,7 @@ from jepaworld.science.structure import (
     state_path,
     write_structure,
 )
+from tests.strict_json import load_strict
 
 runner = CliRunner()
 
@@ -97,7 +97,7 @@ def test_latent_structure_on_the_tiny_run(tiny_run, tmp_path):
         assert s["triples"] + s["skipped"] == r.protocol["episodes"] * 3
         assert s["triples"] == 0 or 0 <= s["curvature_deg"] <= 180
     write_structure(r, tmp_path)
-    assert json.loads((tmp_path / "results.json").read_text())["straightening"]["pixels"]["triples"] >= 0
+    assert load_strict(tmp_path / "results.json")["straightening"]["pixels"]["triples"] >= 0
     assert {p.name for p in tmp_path.glob("*.png")} == {"pca.png", "straightening.png"}
     with pytest.raises(JepaworldError, match="--frames"):
         latent_structure(wm, frames=2)

@@ -1,6 +1,5 @@
 """World-model science: rollout error vs baselines, probes, the surprise signal, violation of expectation."""
 
-import json
 import math
 
 import numpy as np
@@ -23,6 +22,7 @@ from jepaworld.science.rollout_error import (
 )
 from jepaworld.science.stats import auroc, average_ranks, betainc_reg, paired_ttest, t_pvalue_two_sided
 from jepaworld.science.surprise import SurpriseMeter, event_stats, surprise_signal
+from tests.strict_json import load_strict
 
 runner = CliRunner()
 
@@ -237,10 +237,10 @@ def test_science_commands_write_results(tiny_run, tmp_path):
         r = runner.invoke(app, [cmd, tiny_run, "--out", str(out), "--device", "cpu", "--threads", "1", *extra])
         assert r.exit_code == 0, r.output
         assert shown in " ".join(r.output.split()), r.output
-        saved = json.loads((out / "results.json").read_text())
+        saved = load_strict(out / "results.json")
         assert saved["protocol"]["env"] == "tworoom"
         assert len(list(out.glob("*.png"))) == 1
-    saved = json.loads((tmp_path / "surprise" / "results.json").read_text())
+    saved = load_strict(tmp_path / "surprise" / "results.json")
     assert [s["kind"] for s in saved["stats"]] == ["teleport", "recolour"]
     assert np.asarray(saved["surprise"]["teleport"]).shape[1] == 5
     r = runner.invoke(app, ["surprise", tiny_run, "--out", str(tmp_path / "x"), "--frames", "6", "--event-step", "6"])

@@ -11,6 +11,7 @@ from jepaworld.errors import JepaworldError
 from jepaworld.run import checkpoint as ckpt_io
 from jepaworld.train import TrainingDiverged, loop, train
 from tests.conftest import tiny_config
+from tests.strict_json import load_strict
 
 
 def rows(run) -> list[dict[str, float]]:
@@ -105,6 +106,8 @@ def test_load_round_trip(tiny_data, tmp_path):
         assert torch.equal(v, ck.weights[k])
     pixels = torch.zeros(2, 1, 16, 16, 3, dtype=torch.uint8)
     assert wm.encode(pixels).shape == (2, 1, 32)
+    saved = list((tmp_path / "run" / "checkpoints").glob("*/*.json"))
+    assert {p.name for p in saved} == {"config.json", "meta.json"} and all(map(load_strict, saved))
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):

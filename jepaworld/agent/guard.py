@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from jepaworld.config import atomic_write_text
+from jepaworld.config import write_json
 from jepaworld.errors import JepaworldError
 
 GUARD = "guard.json"
@@ -133,7 +133,7 @@ def _policy_surprise(model: Any, policy: Any, f: Any, ids: list[int], rollouts: 
 
 def save_guard(guard: GuardConfig, folder: str | Path) -> Path:
     path = Path(folder) / GUARD
-    atomic_write_text(path, json.dumps(asdict(guard), indent=2))
+    write_json(path, asdict(guard))
     return path
 
 

@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from jepaworld.config import atomic_write_text
+from jepaworld.config import write_json
 from jepaworld.errors import JepaworldError
 
 WEIGHTS, INFO = "policy.safetensors", "policy.json"
@@ -82,7 +82,7 @@ def save_policy(policy: PolicyNet, folder: str | Path, info: dict[str, Any], nam
         raise
     arch = {"embed_dim": policy.embed_dim, "block_dim": policy.block_dim, "hidden": policy.hidden,
             "depth": policy.depth}  # fmt: skip
-    atomic_write_text(folder / f"{name}.json", json.dumps({"architecture": arch, **info}, indent=2))
+    write_json(folder / f"{name}.json", {"architecture": arch, **info})
     return weights
 
 

@@ -49,9 +49,8 @@ def summary_table(report: dict[str, Any]) -> Table:
             f"{s['plan_time_median_s']:.2f} / {s['plan_time_p90_s']:.2f} ({s['envs_per_plan']:.0f} envs)"
             if s["plans"] else "-"
         )  # fmt: skip
-        steps = "-" if math.isnan(s["mean_steps_to_success"]) else f"{s['mean_steps_to_success']:.1f}"
-        row = [name, f"{100 * s['success_rate']:.0f}%", f"{100 * lo:.0f}-{100 * hi:.0f}%", steps,
-               f"{s['mean_final_distance']:.1f}", plan]  # fmt: skip
+        row = [name, f"{100 * s['success_rate']:.0f}%", f"{100 * lo:.0f}-{100 * hi:.0f}%",
+               _num(s["mean_steps_to_success"], 1), _num(s["mean_final_distance"], 1), plan]  # fmt: skip
         if perturbed:
             row += [f"{s['recovered']} / {s['perturbed']}", _num(s.get("mean_steps_to_recover"), 1)]
         if agents:

@@ -3,12 +3,15 @@ from jepaworld.config.io import (
     ConfigError,
     atomic_write_text,
     from_dict,
+    json_text,
     load_config,
     parse_overrides,
     read_preset,
     save_config,
+    strict_json,
     to_dict,
     update,
+    write_json,
 )
 from jepaworld.config.schema import Config, DataConfig, EvalConfig, ModelConfig, PlanConfig, TrainConfig
 
@@ -22,11 +25,14 @@ __all__ = [
     "TrainConfig",
     "atomic_write_text",
     "from_dict",
+    "json_text",
     "load_config",
     "parse_overrides",
     "read_preset",
     "save_config",
+    "strict_json",
     "to_dict",
     "update",
+    "write_json",
     "validate",
 ]

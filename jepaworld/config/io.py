@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 import typing
@@ -168,8 +169,33 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf) as None and numpy scalars and arrays as Python
+    numbers and lists: what ``json_text`` writes."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy arrays and scalars
+        return strict_json(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """Standard JSON (RFC 8259) that ``jq`` and ``JSON.parse`` read: a missing figure (NaN, +-inf) is
+    ``null``, never a bare ``NaN`` or ``Infinity`` token. Every JSON file jepaworld writes goes through it."""
+    return json.dumps(strict_json(value), indent=indent, allow_nan=False)
+
+
+def write_json(path: str | os.PathLike, value: Any, indent: int | None = 2) -> None:
+    """``json_text(value)`` to ``path``, atomically."""
+    atomic_write_text(path, json_text(value, indent))
+
+
 def save_config(cfg: Config, path: str | os.PathLike) -> None:
     """Save as YAML (``.yaml``) or JSON (anything else), atomically."""
     d = to_dict(cfg)
-    text = yaml.safe_dump(d, sort_keys=False) if str(path).endswith((".yaml", ".yml")) else json.dumps(d, indent=2)
+    text = yaml.safe_dump(d, sort_keys=False) if str(path).endswith((".yaml", ".yml")) else json_text(d, indent=2)
     atomic_write_text(path, text)

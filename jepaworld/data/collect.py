@@ -37,7 +37,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from jepaworld.config import DataConfig, atomic_write_text
+from jepaworld.config import DataConfig, json_text, write_json
 from jepaworld.data.episodes import DataError, create_columns, offsets, write_episodes
 from jepaworld.envs import experts, get_spec, make
 
@@ -179,7 +179,7 @@ def _prepare_parts(folder: Path, settings: dict[str, Any]) -> dict[tuple[int, in
     for stale in folder.glob(".tmp-*"):
         stale.unlink(missing_ok=True)
     if not saved_path.exists():
-        atomic_write_text(saved_path, json.dumps(settings, indent=2))
+        write_json(saved_path, settings)
     done: dict[tuple[int, int], int] = {}
     for shard in folder.glob("*.h5"):
         m = _SHARD.match(shard.name)
@@ -338,9 +338,9 @@ def collect(
         "version": _version(),
         "dynamics": get_spec(cfg.env).dynamics or "",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": json.dumps(dataclasses.asdict(cfg)),
+        "config": json_text(dataclasses.asdict(cfg)),
     }
-    atomic_write_text(config_path(out), json.dumps(dataclasses.asdict(cfg) | {"path": str(out)}, indent=2))
+    write_json(config_path(out), dataclasses.asdict(cfg) | {"path": str(out)})
     frames = _merge(folder, shards, out, attrs)
     shutil.rmtree(folder, ignore_errors=True)
     return CollectResult(out, cfg.episodes, frames, out.stat().st_size, time.perf_counter() - t0)

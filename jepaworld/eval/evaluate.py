@@ -9,7 +9,6 @@ one without it is refused before anything runs, with the list of what it lacks.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jepaworld.config import EvalConfig, PlanConfig, atomic_write_text
+from jepaworld.config import EvalConfig, PlanConfig, write_json
 from jepaworld.envs import EnvSpec, get_spec, make
 from jepaworld.envs.goal import goal_distance, require_goal_env
 from jepaworld.errors import JepaworldError
@@ -315,7 +314,7 @@ def write_eval(result: EvalResult, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = result.to_dict()
-    atomic_write_text(out / "results.json", json.dumps(report, indent=2))
+    write_json(out / "results.json", report)
     save_videos(result.episodes[result.planner], out / "videos")
     for name, results in result.episodes.items():  # --memory: the routed planner's episodes beside the flat one's
         if "memory route" in name:
@@ -326,6 +325,6 @@ def write_eval(result: EvalResult, out: str | Path) -> Path:
     if result.decisions:  # agents: every decision, and one episode's surprise and loops as a plot
         from jepaworld.agent.plots import plot_decisions
 
-        atomic_write_text(out / "decisions.json", json.dumps(result.decisions))
+        write_json(out / "decisions.json", result.decisions, indent=None)
         plot_decisions(result.decisions, out / "agent.png", protocol=report["protocol"])
     return out / "results.json"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jepaworld.config import json_text
 from jepaworld.errors import JepaworldError
 
 Entities = dict[str, tuple[list[int], list[str]]]  # name -> (state columns, field names)
@@ -65,7 +66,7 @@ class StateDecoder:
         return out
 
     def to_json(self) -> str:
-        return json.dumps({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
+        return json_text(self.__dict__)
 
     @classmethod
     def from_json(cls, text: str) -> StateDecoder:

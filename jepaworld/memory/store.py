@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jepaworld.config import json_text
 from jepaworld.errors import JepaworldError
 
 FORMAT = "jepaworld-memory"
@@ -325,7 +326,7 @@ class MemoryStore:
     def set_entities(self, env: str, entities: dict[str, tuple[list[int], list[str]]]) -> None:
         """name -> (env state columns, field names) for ``env`` (call inside ``transaction()``)."""
         self.conn.executemany("INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?)",
-                              [(env, n, json.dumps(c), json.dumps(f)) for n, (c, f) in entities.items()])  # fmt: skip
+                              [(env, n, json_text(c), json_text(f)) for n, (c, f) in entities.items()])  # fmt: skip
 
     def entities(self) -> dict[str, tuple[list[int], list[str]]]:
         rows = self.conn.execute("SELECT name, columns, fields FROM entities WHERE env = ?", (self.header.env,))

@@ -29,7 +29,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from jepaworld.config import Config, atomic_write_text, from_dict, to_dict
+from jepaworld.config import Config, atomic_write_text, from_dict, json_text, to_dict
 from jepaworld.errors import JepaworldError
 from jepaworld.run.meta import RunMeta
 
@@ -85,8 +85,8 @@ def save_checkpoint(
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))
-        (tmp / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-        (tmp / "meta.json").write_text(json.dumps(meta.to_dict(), indent=2))
+        (tmp / "config.json").write_text(json_text(to_dict(cfg), indent=2))
+        (tmp / "meta.json").write_text(json_text(meta.to_dict(), indent=2))
         if train_state is not None:
             torch.save(train_state, tmp / "train_state.pt")
         final = root / name

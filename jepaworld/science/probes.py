@@ -25,7 +25,6 @@ error (degrees) is reported beside.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import atomic_write_text
+from jepaworld.config import write_json
 from jepaworld.data import WindowSampler
 from jepaworld.envs.cube import CUBE, EFFECTOR, OPENING
 from jepaworld.errors import JepaworldError
@@ -308,6 +307,6 @@ def write_probes(result: ProbeResult, out: str | Path) -> Path:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(result.to_dict(), indent=2))
+    write_json(out / "results.json", result.to_dict(), indent=2)
     plot_probes(result, out / "probes.png")
     return out / "results.json"

@@ -18,7 +18,6 @@ the error of always predicting the mean embedding, 2.0 that of predicting an unr
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import atomic_write_text
+from jepaworld.config import write_json
 from jepaworld.data import WindowSampler
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, encode, held_out
@@ -187,6 +186,6 @@ def write_rollout_error(result: RolloutErrorResult, out: str | Path) -> Path:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(result.to_dict(), indent=2))
+    write_json(out / "results.json", result.to_dict(), indent=2)
     plot_rollout_error(result, out / "rollout_error.png")
     return out / "results.json"

@@ -25,7 +25,6 @@ up to ``episodes`` held-out episodes, with their states.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import atomic_write_text
+from jepaworld.config import write_json
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, encode, held_out, model_device
 
@@ -293,7 +292,7 @@ def write_structure(result: StructureResult, out: str | Path) -> Path:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(result.to_dict(), indent=1))
+    write_json(out / "results.json", result.to_dict(), indent=1)
     plot_pca(result, out / "pca.png")
     plot_straightening(result, out / "straightening.png")
     return out / "results.json"

@@ -20,7 +20,6 @@ perturbed trajectories (AUROC).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import atomic_write_text
+from jepaworld.config import write_json
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, encode, held_out, model_device
 from jepaworld.science.perturb import KINDS, matched_trajectories
@@ -255,6 +254,6 @@ def write_surprise(result: SurpriseResult, out: str | Path) -> Path:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(result.to_dict(), indent=2))
+    write_json(out / "results.json", result.to_dict(), indent=2)
     plot_surprise(result, out / "surprise.png")
     return out / "results.json"
