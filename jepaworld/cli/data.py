@@ -1,4 +1,5 @@
-"""``jepaworld data info PATH``: summarise and validate an episode file."""
+"""``jepaworld data info PATH``: summarise and validate an episode file; ``data import`` / ``data export``
+(``cli/lerobot.py``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from jepaworld.cli.errors import user_errors
+from jepaworld.cli.lerobot import export_app, import_app
 
-app = typer.Typer(help="Inspect episode files.", no_args_is_help=True)
+app = typer.Typer(help="Inspect, import and export episode files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 console = Console()
 
 

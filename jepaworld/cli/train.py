@@ -75,6 +75,10 @@ def new_run_config(config: str | None, set_: list[str] | None, data: str | None,
         cfg.train.out = out
     if steps is not None:
         cfg.train.steps = steps
+    from jepaworld.data.lerobot.timing import adapt_to_recorded
+
+    for line in adapt_to_recorded(cfg, set_):  # a file imported from LeRobot: its env, its fps
+        console.print(f"recorded episodes: {line}", highlight=False)
     validate(cfg)
     return cfg
 

@@ -25,6 +25,7 @@ from jepaworld.envs.pixels import PixelEnv, flat_dim
 from jepaworld.errors import JepaworldError
 
 GYM_PREFIX = "gymnasium:"
+RECORDED_PREFIX = "lerobot:"  # episodes imported from a LeRobot dataset: recorded, no simulator behind them
 PolicyFactory = Callable[[gym.Env, np.random.Generator, float], experts.Policy]
 
 
@@ -122,6 +123,11 @@ def _gym_id(name: str) -> str:
     return gym_id
 
 
+def is_recorded(name: str) -> bool:
+    """Whether ``name`` is the env of recorded episodes (``jepaworld data import lerobot``): no simulator."""
+    return name.startswith(RECORDED_PREFIX)
+
+
 def get_spec(name: str) -> EnvSpec:
     """The :class:`EnvSpec` of ``name``; raises :class:`UnknownEnvError` listing valid names, and a
     ``JepaworldError`` saying what to install when the env needs a missing extra (Reacher, Cube)."""
@@ -141,6 +147,12 @@ def get_spec(name: str) -> EnvSpec:
         finally:
             probe.close()
         return EnvSpec(name, gym_id, action_dim, make_policy=experts.random_policy, action_low=low, action_high=high)
+    if is_recorded(name):
+        raise UnknownEnvError(
+            f"{name!r} is a recorded dataset (imported from LeRobot), not a simulator: what resets or steps an env "
+            "(eval, distill, the surprise perturbation test) cannot run on it; evaluate the run offline with "
+            "`jepaworld offline-eval RUN`"
+        )
     raise UnknownEnvError(f"unknown environment {name!r}; valid names: {', '.join(names())}")
 
 

@@ -10,8 +10,14 @@ from pathlib import Path
 
 from jepaworld.data import EpisodeFile, check_compatible
 from jepaworld.envs import get_spec
+from jepaworld.envs.registry import is_recorded
 from jepaworld.errors import JepaworldError
 from jepaworld.run.meta import RunMeta
+
+
+def _dynamics(env: str) -> str | None:
+    """The env's dynamics version; None for recorded episodes (no simulator, nothing to check)."""
+    return None if is_recorded(env) else get_spec(env).dynamics
 
 
 def _run_file(meta: RunMeta, hint: str) -> EpisodeFile:
@@ -19,7 +25,7 @@ def _run_file(meta: RunMeta, hint: str) -> EpisodeFile:
     if not Path(meta.data_path).exists():
         raise JepaworldError(f"the run's episode file {meta.data_path} is gone; {hint}")
     f = EpisodeFile(meta.data_path)
-    check_compatible(f, env=meta.env, dynamics=get_spec(meta.env).dynamics)
+    check_compatible(f, env=meta.env, dynamics=_dynamics(meta.env))
     return f
 
 
@@ -32,7 +38,7 @@ def held_out_episodes(meta: RunMeta, data_path: str | None) -> tuple[EpisodeFile
         return f, list(meta.held_out), f"validation episodes of {meta.data_path}"
     f = EpisodeFile(data_path)
     f.validate()
-    check_compatible(f, env=meta.env, resolution=meta.resolution, dynamics=get_spec(meta.env).dynamics)
+    check_compatible(f, env=meta.env, resolution=meta.resolution, dynamics=_dynamics(meta.env))
     return f, list(range(f.n_episodes)), data_path
 
 
