@@ -1,71 +1,32 @@
 """Who may call the server and how much they may send.
 
 - a bearer token (``JEPAWORLD_TOKEN`` or ``--token-file``) guards every route but ``/v1/health``;
-  a server without one binds loopback only (``check_bind``);
+  a server without one binds loopback only (``check_bind``; both rules in ``jepaworld.hosting.access``);
 - ``BodyLimit`` refuses bodies over ``max_bytes`` with 413, by Content-Length or while streaming.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
-import os
-from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jepaworld.errors import JepaworldError
+from jepaworld.hosting.access import TOKEN_ENV, check_bind, is_loopback, load_token, token_matches
 from jepaworld.serve.errors import ApiError
 
-TOKEN_ENV = "JEPAWORLD_TOKEN"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def load_token(token_file: str | None) -> str | None:
-    """The bearer token: from ``token_file`` if given, else ``$JEPAWORLD_TOKEN``; None if neither."""
-    if token_file:
-        path = Path(token_file)
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as e:
-            raise JepaworldError(f"cannot read the token file {path}: {e}") from None
-        if not token:
-            raise JepaworldError(f"the token file {path} is empty; write a long random token in it")
-    else:
-        token = os.environ.get(TOKEN_ENV, "").strip() or None
-    if token is not None and len(token) < 16:
-        raise JepaworldError("the token is shorter than 16 characters; use e.g. `openssl rand -hex 32`")
-    return token
-
-
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve a non-loopback address without a token."""
-    if token is None and not is_loopback(host):
-        raise JepaworldError(
-            f"refusing to bind {host} without a token: anyone who can reach it could drive the model. "
-            f"Set {TOKEN_ENV} or pass --token-file, or bind 127.0.0.1"
-        )
+__all__ = ["TOKEN_ENV", "BearerAuth", "BodyLimit", "check_bind", "is_loopback", "load_token"]
 
 
 class BearerAuth:
     """Checks the credentials of ``Authorization: Bearer <token>`` (no token configured: anyone)."""
 
     def __init__(self, token: str | None) -> None:
-        self._token = token.encode() if token else None
+        self._token = token or None
 
     def check(self, credentials: str | None) -> None:
         if self._token is None:
             return
-        if credentials is None or not hmac.compare_digest(credentials.encode(), self._token):
+        if not token_matches(self._token, credentials):
             raise ApiError(401, "missing or wrong token: send the header `Authorization: Bearer <token>`",
                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
