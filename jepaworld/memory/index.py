@@ -2,7 +2,9 @@
 
 Exact: ``||q - z||^2 = ||q||^2 - 2 q.z + ||z||^2`` with the squared norms of the remembered
 embeddings computed once; one float32 GEMM and ``topk``. A single query against N states reads
-all N x D floats, so it is memory-bound: ~100 ms at 210,000 x 192 on a busy 2-core machine.
+all N x D floats, so it is memory-bound: ~100 ms at 210,000 x 192 on a busy 2-core machine. The
+expansion cancels for near-identical embeddings, so the k + 8 best by it are re-ranked by the direct
+``||q - z||^2``: the distances returned are exact to float32 rounding of the distance itself.
 
 Inverted file (IVF), used for single queries once N > ``exact_limit``: k-means (``lists`` = 2 sqrt(N)
 centroids, fitted on a subsample) splits the states into lists stored contiguously; a query scans the
@@ -17,6 +19,8 @@ import math
 
 import numpy as np
 import torch
+
+RERANK = 8  # extra candidates of the GEMM ranking re-ranked by direct distances (near-ties at the k-th)
 
 
 class NearestIndex:
@@ -50,9 +54,17 @@ class NearestIndex:
             rows, dist = self._search_ivf(q[0], k)
             return (self.ids[rows], dist) if single else (self.ids[rows][None], dist[None])
         d = torch.addmm(self.sq[None], q, self.z.T, alpha=-2.0).add_((q * q).sum(1, keepdim=True))
-        dist, rows = torch.topk(d, k, dim=1, largest=False)
-        ids, dist = self.ids[rows.numpy()], dist.clamp_min_(0).numpy()
+        rows = torch.topk(d, min(len(self.ids), k + RERANK), dim=1, largest=False).indices
+        rows, dist = self._rerank(q, rows, k)
+        ids, dist = self.ids[rows.numpy()], dist.numpy()
         return (ids[0], dist[0]) if single else (ids, dist)
+
+    def _rerank(self, q: torch.Tensor, rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` nearest of candidate ``rows`` (Q, C) by ``||q - z||^2`` computed directly: exact for
+        near-identical embeddings, where the expansion's cancellation leaves ~1e-7 x ||z||^2."""
+        dist = (self.z[rows] - q[:, None]).square_().sum(-1)  # (Q, C)
+        dist, pos = torch.topk(dist, k, dim=1, largest=False)
+        return rows.gather(1, pos), dist
 
     def vectors(self, ids: np.ndarray) -> torch.Tensor:
         """Embeddings (len(ids), D) of remembered ids."""
@@ -90,5 +102,6 @@ class NearestIndex:
         cand = torch.as_tensor(np.concatenate(spans))
         d = self.list_sq[cand] - 2 * (self.list_z[cand] @ q) + (q * q).sum()
         kk = min(k, len(cand))
-        dist, pos = torch.topk(d, kk, largest=False)
-        return self.list_rows[cand[pos]].numpy(), dist.clamp_min_(0).numpy()
+        pos = torch.topk(d, min(kk + RERANK, len(cand)), largest=False).indices
+        rows, dist = self._rerank(q[None], self.list_rows[cand[pos]][None], kk)
+        return rows[0].numpy(), dist[0].numpy()
