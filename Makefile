@@ -23,13 +23,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check jepaworld tests benchmarks
 
 # The documentation site, built strictly (a broken link, anchor or API reference fails) and offline into
-# site/. docs-check serves it, opens every page in headless Chromium (apt-get install chromium) and
-# saves screenshots under runs/docs-check/.
+# site/. docs-check serves it, opens every page in headless Chromium (apt-get install chromium), the
+# server's /docs page too, and saves screenshots under runs/docs-check/.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean
 
 docs-check: docs
-	$(BIN)/python docs/tools/check_site.py site --out runs/docs-check
+	$(BIN)/python docs/tools/check_site.py site --out runs/docs-check --swagger
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sampler_speed.py
