@@ -130,7 +130,6 @@ def cli_markdown() -> str:
     """The whole CLI reference page."""
     root = cli_root()
     entries = list(walk_commands(root))
-    toc = [f"- [`{' '.join(['jepaworld', *p])}`](#{anchor(p)})" for p, _ in entries[1:]]
     head = [
         "# Command line",
         "",
@@ -142,8 +141,6 @@ def cli_markdown() -> str:
         "anything else is a bug: one `internal error:` line and exit 1, with the traceback under",
         "`jepaworld -v ...`. An interrupted `train` exits 130 (Ctrl-C) or 143 (SIGTERM) after saving",
         "its last completed step.",
-        "",
-        *toc,
         "",
     ]
     return "\n".join(head) + "\n" + "\n".join(command_entry(p, c) for p, c in entries)
