@@ -222,3 +222,49 @@ def test_timing_from_fps():
     assert timing_for(50, 5, 1, 1, 1000) == (25, 1)
     assert timing_for(5, 5, 1, 1, 100) == (2, 1)
     assert timing_for(30, 5, 3, 1, 40) == (15, 1)  # the shortest episode must hold a window: history goes first
+
+
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory) -> Path:
+    """A tiny model trained on the imported dataset at 16 px, its env and timing taken from the file."""
+    from jepaworld.data.lerobot.timing import adapt_to_recorded
+    from jepaworld.train import train
+    from tests.conftest import tiny_config
+
+    root = tmp_path_factory.mktemp("recorded")
+    data = root / "tworoom16.h5"
+    import_lerobot(DATASET, data, resolution=16)
+    cfg = tiny_config(str(data), str(root / "run"), steps=30)
+    cfg.data.val_fraction = 0.25
+    lines = adapt_to_recorded(cfg, ["data.history=1"])
+    assert cfg.data.env == "lerobot:tworoom-sim" and lines == ["data.env=lerobot:tworoom-sim (the file's)"]
+    train(cfg)
+    return root / "run"
+
+
+def test_offline_eval_and_report(recorded_run):
+    """rollout-error, probes, surprise timelines and the offline planning check need no simulator."""
+    from typer.testing import CliRunner
+
+    from jepaworld.cli.main import app
+    from jepaworld.eval.report import build_report
+
+    r = CliRunner().invoke(app, ["offline-eval", str(recorded_run), "--pairs", "8", "--probe-frames", "60",
+                                 "--threads", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    science = recorded_run / "science"
+    for part in ("rollout-error", "probe", "surprise-timeline", "offline-plan"):
+        assert (science / part / "results.json").exists(), part
+    plan = json.loads((science / "offline-plan" / "results.json").read_text())
+    assert plan["rows"]["logged actions"]["first_block_mse"] == 0 and plan["protocol"]["goal_offset"] == 25
+    assert plan["rows"]["logged mean"]["first_block_cos"] is None and 0 <= plan["wins"]["end_error"] <= 1
+    probe = json.loads((science / "probe" / "results.json").read_text())
+    assert [s["quantity"] for s in probe["scores"]] == ["observation.state x", "observation.state y"]
+    timeline = json.loads((science / "surprise-timeline" / "results.json").read_text())
+    assert timeline["protocol"]["fps"] == 10 and timeline["timelines"][0]["task"] in ("reach the door",
+                                                                                      "reach the goal room")
+    page = build_report(recorded_run)
+    assert "Offline planning check" in page and "Surprise along held-out episodes" in page
+    assert "unexpected layout" not in page
+    r = CliRunner().invoke(app, ["eval", "--ckpt", str(recorded_run)])
+    assert r.exit_code != 0 and "offline-eval" in r.output  # no simulator: says what to run instead

@@ -10,6 +10,7 @@ from jepaworld.cli import collect, data, demo, memory, train
 from jepaworld.cli.distill import distill_cmd
 from jepaworld.cli.errors import set_verbose
 from jepaworld.cli.eval import eval_cmd
+from jepaworld.cli.offline_eval import offline_eval_cmd
 from jepaworld.cli.probe import probe_cmd
 from jepaworld.cli.report import report_cmd
 from jepaworld.cli.rollout_error import rollout_error_cmd
@@ -28,6 +29,7 @@ app.command("collect")(collect.collect)
 app.add_typer(data.app, name="data")
 app.command("train")(train.train)
 app.command("eval")(eval_cmd)
+app.command("offline-eval")(offline_eval_cmd)
 app.command("distill")(distill_cmd)
 app.command("demo")(demo.demo)
 app.command("rollout-error")(rollout_error_cmd)

@@ -30,7 +30,7 @@ from typing import Any
 from jepaworld.config import atomic_write_text
 from jepaworld.errors import JepaworldError
 
-SCIENCE_ORDER = ("rollout-error", "probe", "surprise", "structure")
+SCIENCE_ORDER = ("rollout-error", "probe", "surprise", "surprise-timeline", "offline-plan", "structure")
 TRAIN_METRICS = {  # column of metrics.csv -> what it is
     "step": "optimiser steps",
     "loss": "training loss (prediction + SIGReg)",
@@ -276,6 +276,10 @@ def science_kind(name: str, r: dict[str, Any]) -> str:
         return "surprise"
     if "straightening" in r and "pca" in r:
         return "structure"
+    if "timelines" in r and "peaks" in r:
+        return "surprise-timeline"
+    if "rows" in r and "wins" in r:
+        return "offline-plan"
     return "other"
 
 
@@ -359,11 +363,24 @@ def other_body(d: Path, r: dict[str, Any]) -> str:
     return (f"<p>{sentence(desc)}</p>" if desc else "") + figs
 
 
+def offline_body(kind: str) -> Callable[[Path, dict[str, Any]], str]:
+    """The offline evaluation's sections (``eval/offline_report.py``, which builds on this module's helpers)."""
+
+    def body(d: Path, r: dict[str, Any]) -> str:
+        from jepaworld.eval import offline_report
+
+        return getattr(offline_report, kind)(d, r)
+
+    return body
+
+
 SCIENCE: dict[str, tuple[str, Callable[[Path, dict[str, Any]], str]]] = {
     "rollout-error": ("Open-loop rollout error", rollout_error_body),
     "probe": ("Probes: the state from frozen embeddings", probe_body),
     "surprise": ("Surprise: violation of expectation", surprise_body),
     "structure": ("Latent structure: PCA and temporal straightening", structure_body),
+    "surprise-timeline": ("Surprise along held-out episodes", offline_body("surprise_timeline_body")),
+    "offline-plan": ("Offline planning check: planned vs logged actions", offline_body("offline_plan_body")),
     "other": ("", other_body),
 }
 

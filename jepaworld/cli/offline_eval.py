@@ -1,0 +1,129 @@
+"""``jepaworld offline-eval RUN``: evaluate a run without a simulator (recorded episodes, e.g. from LeRobot).
+
+Four measurements, each written to ``RUN/science/<name>/`` where ``jepaworld report`` finds it:
+``rollout-error`` (open-loop latent error vs copy-last), ``probe`` (what the embedding knows of
+``observation.state``), ``surprise-timeline`` (surprise along held-out episodes) and
+``offline-plan`` (plan toward a logged goal, compare with the logged actions and the logged mean).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jepaworld.cli.errors import user_errors
+from jepaworld.cli.probe import probe_table
+from jepaworld.cli.progress import progress_bars
+from jepaworld.cli.rollout_error import rollout_error_table
+from jepaworld.cli.science_options import DataOpt, DeviceOpt, RunArg, SeedOpt, ThreadsOpt, fmt, load_model, out_folder
+
+console = Console()
+PARTS = ("rollout-error", "probe", "surprise-timeline", "offline-plan")
+
+
+def offline_plan_table(report: dict[str, Any]) -> Table:
+    """The table of an offline-plan ``results.json`` dict."""
+    p = report["protocol"]
+    t = Table(title=f"{p['env']}: offline planning check ({p['pairs']} pairs, goal {p['goal_offset']} steps ahead)",
+              caption=f"{p['description']}\nplanner: {p['planner']}")  # fmt: skip
+    for col in ("method", "first-block action MSE", "first-block cos", "plan action MSE", "end embedding error"):
+        t.add_column(col, justify="left" if col == "method" else "right")
+    for name, row in report["rows"].items():
+        cells = []
+        for k in ("first_block_mse", "first_block_cos", "plan_mse", "end_error"):
+            v, se = row[k], report["stderr"][name][k]
+            cells.append("-" if v is None else fmt(v) + (f" ± {fmt(1.96 * se)}" if se is not None else ""))
+        t.add_row(name, *cells)
+    w = report["wins"]
+    t.add_row("planner beats logged mean", fmt(w["first_block_mse"], 2), "", fmt(w["plan_mse"], 2),
+              fmt(w["end_error"], 2))
+    return t
+
+
+def timeline_table(report: dict[str, Any]) -> Table:
+    p = report["protocol"]
+    t = Table(title=f"{p['env']}: the most surprising moments of {p['episodes']} held-out episodes",
+              caption=f"{p['description']}\nmedian surprise {fmt(report['median'])}, MAD {fmt(report['mad'])}")
+    for col in ("episode", "task", "step", "time (s)", "surprise", "robust z"):
+        t.add_column(col, justify="left" if col == "task" else "right")
+    for k in report["peaks"]:
+        t.add_row(str(k["episode"]), k["task"] or "", str(k["step"]), fmt(k["seconds"], 2), fmt(k["surprise"]),
+                  fmt(k["robust_z"], 1))  # fmt: skip
+    return t
+
+
+def _state_names(model: Any, result: Any) -> None:
+    """Probe quantities ``state[i]`` of an imported file renamed after its ``observation.state`` names."""
+    from jepaworld.data import EpisodeFile
+
+    with EpisodeFile(model.meta.data_path) as f:
+        names = json.loads(f.attrs.get("state_names", "[]") or "[]")
+    for s in result.scores:
+        q = s.quantity
+        if q.startswith("state[") and q.endswith("]") and q[6:-1].isdigit() and int(q[6:-1]) < len(names):
+            s.quantity = f"observation.state {names[int(q[6:-1])]}"
+
+
+def offline_eval_cmd(
+    run: RunArg,
+    episodes: Annotated[int, typer.Option(help="Held-out episodes for rollout-error and the surprise timelines.")] = 50,
+    pairs: Annotated[int, typer.Option(help="Start/goal pairs of the offline planning check.")] = 50,
+    goal_offset: Annotated[int | None, typer.Option(help="Steps from start to goal [default: horizon blocks].")] = None,
+    horizon: Annotated[int, typer.Option(help="Longest rollout-error horizon (blocks), capped by lengths.")] = 16,
+    timelines: Annotated[int, typer.Option(help="Held-out episodes to draw surprise timelines of.")] = 8,
+    probe_frames: Annotated[int, typer.Option(help="Frames to fit the probes on (and half as many to score).")] = 4000,
+    only: Annotated[list[str] | None, typer.Option(help=f"Run only these parts: {', '.join(PARTS)}.")] = None,
+    seed: SeedOpt = 0,
+    data: DataOpt = None,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = 0,
+) -> None:  # fmt: skip
+    """Rollout error, probes onto the state, surprise timelines and an offline planning check: no simulator needed."""
+    from jepaworld.cli.errors import UserError
+
+    parts = list(only or PARTS)
+    unknown = [p for p in parts if p not in PARTS]
+    with user_errors():
+        if unknown:
+            raise UserError(f"--only {', '.join(unknown)}: unknown; the parts are {', '.join(PARTS)}")
+        from jepaworld.eval.offline_plan import offline_plan, write_offline_plan
+        from jepaworld.science import rollout_error, run_probes, write_probes, write_rollout_error
+        from jepaworld.science.rollout_error import max_horizon
+        from jepaworld.science.surprise_timeline import surprise_timelines, write_surprise_timelines
+
+        model = load_model(run, device, threads)
+        meta = model.meta
+        written = []
+        with progress_bars() as progress:
+            if "rollout-error" in parts:
+                from jepaworld.science.common import held_out
+
+                f, ids, _ = held_out(model, data, episodes, seed)
+                h = max(1, min(horizon, max_horizon(f.ep_len[ids], max(meta.history, 2), meta.frameskip)))
+                r = rollout_error(model, episodes=episodes, horizon=h, seed=seed, data_path=data, progress=progress)
+                write_rollout_error(r, out_folder(model, None, "rollout-error"))
+                written.append(("rollout-error", rollout_error_table(r.to_dict())))
+            if "probe" in parts and data is None:
+                p = run_probes(model, train_frames=probe_frames, test_frames=max(10, probe_frames // 2), seed=seed,
+                               progress=progress)  # fmt: skip
+                _state_names(model, p)
+                write_probes(p, out_folder(model, None, "probe"))
+                written.append(("probe", probe_table(p.to_dict())))
+            if "surprise-timeline" in parts:
+                s = surprise_timelines(model, episodes=timelines, seed=seed, data_path=data, progress=progress)
+                write_surprise_timelines(s, out_folder(model, None, "surprise-timeline"))
+                written.append(("surprise-timeline", timeline_table(s.to_dict())))
+            if "offline-plan" in parts:
+                o = offline_plan(model, pairs=pairs, goal_offset=goal_offset, seed=seed, data_path=data,
+                                 progress=progress)  # fmt: skip
+                write_offline_plan(o, out_folder(model, None, "offline-plan"))
+                written.append(("offline-plan", offline_plan_table(o.to_dict())))
+    for _, table in written:
+        console.print(table)
+    folder = out_folder(model, None, "x").parent
+    console.print(f"results: {folder}/{{{','.join(n for n, _ in written)}}}/results.json   "
+                  f"report: jepaworld report {run}", highlight=False)  # fmt: skip
