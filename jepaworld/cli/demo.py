@@ -22,7 +22,7 @@ from jepaworld.config import load_config, validate
 console = Console()
 
 # Stage 4's distillation: the cheap end of `jepaworld distill` (its defaults: 600 planner labels, 8 DAgger rounds,
-# 9.6 min here); measured on the demo model in the README ("Two loops": "The demo's cheap distillation").
+# 9.6 min here); measured on the demo model in docs/results/loops.md.
 DEMO_DISTILL: dict = {"planner_labels": 200, "dagger_rounds": 0}
 
 

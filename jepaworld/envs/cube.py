@@ -11,7 +11,7 @@ gripper, arm at 10% opacity), drawn by our own renderer with the cheapest settin
 arm and cube: no shadows, reflections, skybox or multisampling. On a CPU rasteriser the arm's
 ~185,000 visual mesh triangles then set the cost, so they are coarsened (:func:`coarsen_meshes`,
 vertices clustered on a ``mesh_cell`` grid, 5 mm: ~12% of the triangles are kept), which at 64 px
-changes no visible detail. README "Reacher and Cube" has the measured frame rates.
+changes no visible detail. docs/results/reacher.md has the measured frame rates.
 
 State ``(STATE_DIM,)`` float32: effector xyz (m), effector yaw, gripper opening in [0, 1], gripper
 contact in [0, 1], cube xyz, cube quaternion (w, x, y, z), cube yaw, then the simulator's ``qpos``

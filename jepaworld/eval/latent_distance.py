@@ -1,7 +1,7 @@
 """Does latent distance grow with true distance? The planner's cost is only as useful as that.
 
 A terminal cost ||z_H - z_goal||^2 that stops growing beyond some true distance gives the planner
-a flat landscape for far goals: check this before tuning anything else (README, "What mattered").
+a flat landscape for far goals: check this before tuning anything else (docs/results/tworoom.md, "What mattered").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each stage halves the resolution: Conv2d(3x3, stride 2) -> BatchNorm2d -> SiLU, then ``depth - 1``
 residual units x + SiLU(BatchNorm2d(Conv2d(3x3)(x))) at that resolution (more receptive field per
-stage; on Push-T, depth 2 did not make the block's angle readable and halved training speed: README).
+stage; on Push-T, depth 2 did not make the block's angle readable and halved training speed: docs/results/pusht.md).
 The last feature map is flattened (``pool="flatten"``, default) or averaged (``pool="mean"``) and a
 Linear layer gives the embedding. Flattening keeps *where* things are: global average pooling
 makes a CNN nearly translation-invariant, and a position-blind encoder gives the planner a latent
