@@ -10,6 +10,7 @@ from jepaworld.cli import collect, data, demo, memory, train
 from jepaworld.cli.distill import distill_cmd
 from jepaworld.cli.errors import set_verbose
 from jepaworld.cli.eval import eval_cmd
+from jepaworld.cli.mcp import mcp_cmd
 from jepaworld.cli.offline_eval import offline_eval_cmd
 from jepaworld.cli.probe import probe_cmd
 from jepaworld.cli.report import report_cmd
@@ -36,6 +37,7 @@ app.command("rollout-error")(rollout_error_cmd)
 app.command("probe")(probe_cmd)
 app.command("surprise")(surprise_cmd)
 app.command("serve")(serve_cmd)
+app.command("mcp")(mcp_cmd)
 app.command("structure")(structure_cmd)
 app.command("report")(report_cmd)
 app.add_typer(memory.app, name="memory")

@@ -62,6 +62,11 @@ class SessionStore(Generic[S]):
             self.on_drop(s)
         return s is not None
 
+    def clear(self) -> None:
+        """Remove every session (a server shutting down)."""
+        for session_id in list(self._sessions):
+            self.remove(session_id)
+
     def sweep(self) -> int:
         """Drop sessions idle for longer than the TTL (never one with a request in flight)."""
         now = self.clock()
