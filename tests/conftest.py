@@ -24,6 +24,11 @@ def tiny_data(tmp_path_factory) -> str:
     return str(out)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "numerics: compares float results of two code paths, kernels or batch "
+                            "shapes; .ci/run runs these again on 2 threads and on MKL's compatible kernels")
+
+
 # Two trainings fed the same batches differ only by float32 rounding (GEMM kernels, thread counts, buffer
 # layouts): ~1e-6 of the loss after 8 steps, measured across MKL code paths (MKL_CBWR=COMPATIBLE). One batch
 # in another order or one other window moves the loss by more than 1e-2. A relative tolerance between the

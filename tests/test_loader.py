@@ -145,6 +145,7 @@ def test_damaged_chunk_is_a_data_error(tmp_path):
         reader.read(np.array([3]))
 
 
+@pytest.mark.numerics
 def test_training_with_workers_matches_training_without(tiny_data, tmp_path):
     from jepaworld.train import train
 
@@ -200,6 +201,7 @@ def test_ranks_read_disjoint_episodes(tiny_data, tmp_path):
     np.testing.assert_array_equal(ranks[0].val.episode_ids, ranks[1].val.episode_ids)
 
 
+@pytest.mark.numerics
 def test_resume_with_other_loader_settings_reproduces_the_run(tiny_data, tmp_path):
     """Stopped with 2 workers reading from disk, resumed with 1 worker and frames in RAM: the same losses."""
     from jepaworld.train import train

@@ -137,6 +137,7 @@ def test_another_runs_memory_is_refused(wm, built, tmp_path):
         open_for(wm, copy)
 
 
+@pytest.mark.numerics
 def test_goals_and_queries(wm, built, tmp_path):
     path = tmp_path / "g.sqlite"
     path.write_bytes(built[0].read_bytes())
@@ -184,6 +185,7 @@ def assert_k_nearest(ids: np.ndarray, dist: np.ndarray, z: np.ndarray, q: np.nda
     assert all(set(np.flatnonzero(n) + first_id) <= set(row) for n, row in zip(nearer, ids.tolist(), strict=True))
 
 
+@pytest.mark.numerics
 def test_nearest_index_is_exact():
     rng = np.random.default_rng(0)
     z, q = rng.normal(size=(500, 16)).astype(np.float32), rng.normal(size=(7, 16)).astype(np.float32)

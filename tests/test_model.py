@@ -221,6 +221,7 @@ def float64_model(wm: WorldModel) -> WorldModel:
     return copy.deepcopy(wm).double()
 
 
+@pytest.mark.numerics
 def test_cost_shapes_and_modes():
     wm = make_model(history=2)
     B, S, H = 3, 5, 4
@@ -244,6 +245,7 @@ def test_cost_shapes_and_modes():
         wm.cost(z_start, z_goal, blocks, mode="mean")
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("history", [2, 3])
 def test_cost_shares_the_history_prefix_exactly(history):
     """The cached cost computes the first h-1 history tokens once per env; same numbers as recompute."""

@@ -16,6 +16,8 @@ from jepaworld.model.projector import Projector
 from jepaworld.plan import PlanProblem, cem
 from tests.test_model import FS, A, D, make_model, wake
 
+pytestmark = pytest.mark.numerics  # fast paths against reference paths, within float32 rounding
+
 
 def plain_steps(pred: Predictor, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Predictor.step token by token. x, c: (N, T, D) -> (N, T, D)."""

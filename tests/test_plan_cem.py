@@ -1,5 +1,6 @@
 """CEM specifics: the mean is kept as candidate 0 and the best candidate seen is returned."""
 
+import pytest
 import torch
 
 from jepaworld.config.schema import PlanConfig
@@ -22,6 +23,7 @@ def recording_quadratic(target: torch.Tensor):
     return cost_fn, calls
 
 
+@pytest.mark.numerics
 def test_mean_is_candidate_zero_and_refit_from_elites():
     target = torch.randn(B, H, D, generator=torch.Generator().manual_seed(0))
     init = torch.randn(B, H, D, generator=torch.Generator().manual_seed(1))
@@ -43,6 +45,7 @@ def test_mean_is_candidate_zero_and_refit_from_elites():
     torch.testing.assert_close(result.mean.double(), means[-1], **tol)
 
 
+@pytest.mark.numerics
 def test_returns_the_best_candidate_ever_evaluated():
     target = torch.randn(B, H, D, generator=torch.Generator().manual_seed(3))
     cost_fn, calls = recording_quadratic(target)
@@ -68,6 +71,7 @@ def test_std_collapses_without_floor_and_not_with_one():
     assert spread[0.0] < 0.05 and spread[0.5] > 0.3
 
 
+@pytest.mark.numerics
 def test_kept_elites_are_the_next_iterations_candidates_and_never_lost():
     """iCEM's keep_elites = k: candidates 1..k of iteration i+1 are the k cheapest of iteration i, so
     the cheapest cost seen can only fall from one iteration to the next."""

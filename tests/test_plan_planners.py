@@ -7,6 +7,8 @@ from jepaworld.config.schema import PlanConfig
 from jepaworld.plan import PLANNERS, PlanProblem, get_planner
 from jepaworld.plan import plan as run_registered
 
+pytestmark = pytest.mark.numerics  # costs re-evaluated in other batch shapes
+
 B, H, FS, A = 3, 3, 5, 2
 D = FS * A
 

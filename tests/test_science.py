@@ -170,6 +170,7 @@ def _model_with_history(tiny_run, history: int):
     return m
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("history", [1, 3])
 def test_surprise_signal_equals_the_step_by_step_meter(tiny_run, tiny_data, history):
     wm = jepaworld.load(tiny_run, device="cpu") if history == 1 else _model_with_history(tiny_run, history)

@@ -35,6 +35,7 @@ def test_without_sigreg_embeddings_collapse(tiny_data, tmp_path):
     assert no_reg.last["z_std_mean"] < 0.25 * with_reg.last["z_std_mean"]
 
 
+@pytest.mark.numerics
 def test_resume_reproduces_the_uninterrupted_run(tiny_data, tmp_path):
     full = tiny_config(tiny_data, str(tmp_path / "full"), steps=12)
     train(full)
