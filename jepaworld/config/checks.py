@@ -28,8 +28,8 @@ class _Checker:
 
     def _get(self, key: str) -> tuple[str, Any]:
         value = getattr(self.obj, key)
-        if isinstance(value, float) and math.isnan(value):
-            _fail(f"{self.section}.{key}", "a number", value)
+        if isinstance(value, float) and not math.isfinite(value):
+            _fail(f"{self.section}.{key}", "a finite number", value)
         return f"{self.section}.{key}", value
 
     def at_least(self, low: float, *keys: str) -> None:
@@ -104,12 +104,21 @@ def check_train(t: TrainConfig) -> None:
     c.one_of("precision", ("auto", "bf16", "fp32"))
 
 
+PLAN_MAX = {"init_std": 100.0, "temperature": 1000.0, "gd_lr": 1000.0, "noise_beta": 10.0}
+
+
 def check_plan(p: PlanConfig) -> None:
     c = _Checker("plan", p)
     c.at_least(1, "horizon", "receding", "iterations", "gd_restarts")
     c.at_least(2, "samples")
     c.at_least(0, "gd_steps")
     c.above(0, "init_std", "temperature", "gd_lr")
+    # upper bounds: beyond them the search is meaningless (actions are clipped to the box at ~1 normalised
+    # std) and float32 overflows; the server takes these bounds for requests' planner settings
+    c.in_range("init_std", 0.0, PLAN_MAX["init_std"], high_open=False)
+    c.in_range("temperature", 0.0, PLAN_MAX["temperature"], high_open=False)
+    c.in_range("gd_lr", 0.0, PLAN_MAX["gd_lr"], high_open=False)
+    c.in_range("noise_beta", 0.0, PLAN_MAX["noise_beta"], high_open=False)
     if not 1 <= p.elites <= p.samples:
         _fail("plan.elites", f"in [1, plan.samples={p.samples}]", p.elites)
     if not 0 <= p.keep_elites <= p.samples - 2:
