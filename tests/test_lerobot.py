@@ -268,3 +268,11 @@ def test_offline_eval_and_report(recorded_run):
     assert "unexpected layout" not in page
     r = CliRunner().invoke(app, ["eval", "--ckpt", str(recorded_run)])
     assert r.exit_code != 0 and "offline-eval" in r.output  # no simulator: says what to run instead
+
+
+def test_rollout_horizon_keeps_enough_windows():
+    from jepaworld.cli.offline_eval import rollout_horizon
+
+    assert rollout_horizon([200, 200], 2, 5, 16) == 16  # long episodes: the asked horizon
+    assert rollout_horizon([34, 38], 2, 5, 16) == 3  # 34 + 38 - 2 * 20 = 32 windows at horizon 3
+    assert rollout_horizon([8], 2, 5, 16) == 1

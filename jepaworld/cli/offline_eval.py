@@ -56,6 +56,16 @@ def timeline_table(report: dict[str, Any]) -> Table:
     return t
 
 
+def rollout_horizon(ep_len: Any, context: int, frameskip: int, horizon: int, min_windows: int = 32) -> int:
+    """The longest horizon up to ``horizon`` whose windows the held-out episodes hold at least ``min_windows``
+    of (short recorded episodes: a long horizon leaves a handful of windows), at least 1."""
+    for h in range(horizon, 0, -1):
+        span = (context + h - 1) * frameskip  # steps from the first context frame to the last predicted one
+        if sum(max(0, int(n) - span) for n in ep_len) >= min_windows:
+            return h
+    return 1
+
+
 def _state_names(model: Any, result: Any) -> None:
     """Probe quantities ``state[i]`` of an imported file renamed after its ``observation.state`` names."""
     from jepaworld.data import EpisodeFile
@@ -92,7 +102,6 @@ def offline_eval_cmd(
             raise UserError(f"--only {', '.join(unknown)}: unknown; the parts are {', '.join(PARTS)}")
         from jepaworld.eval.offline_plan import offline_plan, write_offline_plan
         from jepaworld.science import rollout_error, run_probes, write_probes, write_rollout_error
-        from jepaworld.science.rollout_error import max_horizon
         from jepaworld.science.surprise_timeline import surprise_timelines, write_surprise_timelines
 
         model = load_model(run, device, threads)
@@ -103,7 +112,7 @@ def offline_eval_cmd(
                 from jepaworld.science.common import held_out
 
                 f, ids, _ = held_out(model, data, episodes, seed)
-                h = max(1, min(horizon, max_horizon(f.ep_len[ids], max(meta.history, 2), meta.frameskip)))
+                h = rollout_horizon(f.ep_len[ids], max(meta.history, 2), meta.frameskip, horizon)
                 r = rollout_error(model, episodes=episodes, horizon=h, seed=seed, data_path=data, progress=progress)
                 write_rollout_error(r, out_folder(model, None, "rollout-error"))
                 written.append(("rollout-error", rollout_error_table(r.to_dict())))
