@@ -40,15 +40,6 @@ def mcp_cmd(
     """Serve RUN as MCP tools (describe, start, observe, remember_goal, list_goals, forget_goal, imagine, go_to,
     step, close) over stdio, or streamable HTTP with --http."""
     with user_errors():
-        try:
-            import uvicorn
-
-            from jepaworld.mcp import World, WorldSettings, create_server, http_app
-        except ImportError as e:
-            raise UserError(f"`jepaworld mcp` needs the mcp extra ({e.name} is missing): "
-                            "pip install 'jepaworld[mcp]'") from None  # fmt: skip
-        from jepaworld.config import parse_overrides, update, validate
-        from jepaworld.config.planners import apply_planner_preset
         from jepaworld.hosting import check_bind, load_token
 
         for name, value, low in (("max-sessions", max_sessions, 1), ("session-ttl", session_ttl, 0.001),
@@ -63,6 +54,16 @@ def mcp_cmd(
                 raise UserError(f"--path must start with '/', got {path!r}")
             token = load_token(token_file)
             check_bind(host, token)
+        try:
+            import uvicorn
+
+            from jepaworld.mcp import World, WorldSettings, create_server, http_app
+        except ImportError as e:
+            raise UserError(f"`jepaworld mcp` needs the mcp extra ({e.name} is missing): "
+                            "pip install 'jepaworld[mcp]'") from None  # fmt: skip
+        from jepaworld.config import parse_overrides, update, validate
+        from jepaworld.config.planners import apply_planner_preset
+
         model = load_model(run, device, threads)
         cfg = model.config
         cfg.plan = apply_planner_preset(cfg.plan, preset)

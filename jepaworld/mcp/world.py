@@ -33,11 +33,11 @@ from jepaworld.errors import JepaworldError
 from jepaworld.hosting import SessionStore
 from jepaworld.mcp.describe import UNITS, entity_values, surprise_facts
 from jepaworld.mcp.images import decode_png, film_strip, view
+from jepaworld.mcp.probe import agent_parts, entity_probe
 from jepaworld.mcp.pursue import pursue
 from jepaworld.mcp.session import Imagined, Live, check_actions
-from jepaworld.memory import NearestIndex, StateDecoder, env_entities, load_decoder, open_for
+from jepaworld.memory import NearestIndex, env_entities, open_for
 from jepaworld.memory.query import add_goal
-from jepaworld.science.common import encode
 from jepaworld.science.surprise import SurpriseMeter
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,8 @@ class World:
             self.store = open_for(model, Path(self._scratch.name) / "goals.sqlite", create=True)
         ids, z = self.store.embeddings()
         self.index = NearestIndex(ids, z) if len(ids) else None
-        self.decoder, self.decoder_source = self._decoder()
-        self.policy, self.guard, self.agent_note = self._agent_parts()
+        self.decoder, self.decoder_source = entity_probe(model, self.store, self.settings.probe_frames)
+        self.policy, self.guard, self.agent_note = agent_parts(model)
         self.sessions: SessionStore[Live] = SessionStore(self.settings.session_ttl_s, self.settings.max_sessions,
                                                          on_drop=lambda s: s.env.close())  # fmt: skip
         self.navigator: Any = None  # memory routes, built at the first routed go_to
@@ -104,38 +104,6 @@ class World:
             self._scratch.cleanup()
 
     # ------------------------------------------------------------------------------- set-up
-    def _decoder(self) -> tuple[StateDecoder | None, str]:
-        dec = load_decoder(self.store)
-        if dec is not None:
-            return dec, f"the memory's linear probe ({self.store.path})"
-        from jepaworld.run.episodes import training_episodes
-
-        try:
-            f, ids = training_episodes(self.model.meta, "the entity probe is fitted on")
-        except JepaworldError as e:
-            return None, f"none: {e}"
-        with f:
-            if not f.has_state:
-                return None, f"none: {self.model.meta.data_path} has no env states to fit a probe on"
-            rng = np.random.default_rng(0)
-            rows = np.concatenate([int(f.ep_offset[e]) + np.arange(int(f.ep_len[e])) for e in ids])
-            rows = np.sort(rng.choice(rows, min(self.settings.probe_frames, len(rows)), replace=False))
-            pixels, states = np.asarray(f.pixels[rows]), np.asarray(f.state[rows])
-        z = encode(self.model, pixels).float().cpu().numpy()
-        return StateDecoder.fit(z, states, self.env_name), f"a linear probe fitted on {len(rows)} training frames"
-
-    def _agent_parts(self) -> tuple[Any, Any, str]:
-        from jepaworld.agent.agent import agent_folder
-        from jepaworld.agent.guard import load_guard
-        from jepaworld.agent.policy import load_policy
-
-        try:
-            folder = agent_folder(self.model)
-            policy = load_policy(folder, device=next(self.model.parameters()).device)[0]
-            return policy, load_guard(folder), f"distilled policy and guard from {folder}"
-        except JepaworldError as e:
-            return None, None, str(e)
-
     # ------------------------------------------------------------------------------ helpers
     def _session(self, session_id: str) -> Live:
         s = self.sessions.get(session_id)
@@ -223,9 +191,10 @@ class World:
         s.restart_latents(self.model)
         self.sessions.add(s)
         facts = self._frame_facts(s)
-        how = f"seed {seed}" if seed is not None else "a random start"
-        return Answer({"summary": f"session {s.id} started ({how}{', state given' if state is not None else ''}); "
-                                  f"true state {_short(facts['state'])}.", **facts}, [view(obs)])  # fmt: skip
+        how = "at the given state" if state is not None else "a random start"
+        how += f", seed {seed}" if seed is not None else ""
+        return Answer({"summary": f"session {s.id} started ({how}); true state {_short(facts['state'])}.", **facts},
+                      [view(obs)])  # fmt: skip
 
     def observe(self, session: str) -> Answer:
         s = self._session(session)
@@ -364,8 +333,8 @@ class World:
             facts["distance_to_goal"] = goal_distance(s.env, goal_provider(s.env).get_state(), target.state)
         facts.update(self._frame_facts(s))
         verdict = {True: "reached", False: "did not reach", None: "cannot judge whether it reached"}[run.reached]
-        facts = {"summary": f"{verdict} {goal!r} in {run.steps} steps ({mode}, {run.plans} plans, "
-                            f"{run.replans_on_surprise} re-plans on surprise); true state {_short(facts['state'])}.",
+        facts = {"summary": f"{verdict} {goal!r} in {run.steps} steps ({mode}; plans made: {run.plans}, on "
+                            f"surprise: {run.replans_on_surprise}); true state {_short(facts['state'])}.",
                  **facts}  # fmt: skip
         return Answer(facts, [film_strip(run.frames, target.image), view(s.obs)])
 
