@@ -51,9 +51,24 @@ def vector_stats(x: np.ndarray) -> dict[str, Any]:
 
 
 def image_stats(frames: np.ndarray) -> dict[str, Any]:
-    """Per-channel statistics of uint8 frames (N, H, W, 3), in [0, 1], shaped (3, 1, 1) as LeRobot keeps them."""
-    x = frames.reshape(-1, 3).astype(np.float64) / 255.0
-    return {k: [[[c]] for c in v] if k != "count" else [len(frames)] for k, v in vector_stats(x).items()}
+    """Per-channel statistics of uint8 frames (N, H, W, 3), in [0, 1], shaped (3, 1, 1) as LeRobot keeps them.
+
+    Exact, from one 256-bin histogram per channel (a quantile of uint8 values is one of 256 levels)."""
+    levels = np.arange(256) / 255.0
+    per: dict[str, list[float]] = {k: [] for k in ("min", "max", "mean", "std", *(f"q{round(q * 100):02d}"
+                                                                                   for q in QUANTILES))}  # fmt: skip
+    for c in range(3):
+        hist = np.bincount(frames[..., c].reshape(-1), minlength=256).astype(np.float64)
+        p = hist / hist.sum()
+        cdf = np.cumsum(p)
+        mean = float((p * levels).sum())
+        per["min"].append(float(levels[np.flatnonzero(hist)[0]]))
+        per["max"].append(float(levels[np.flatnonzero(hist)[-1]]))
+        per["mean"].append(mean)
+        per["std"].append(float(np.sqrt((p * (levels - mean) ** 2).sum())))
+        for q in QUANTILES:
+            per[f"q{round(q * 100):02d}"].append(float(levels[min(255, int(np.searchsorted(cdf, q)))]))
+    return {k: [[[v]] for v in vals] for k, vals in per.items()} | {"count": [len(frames)]}
 
 
 def _feature_info(size: int, fps: float) -> dict[str, Any]:

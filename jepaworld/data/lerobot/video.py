@@ -28,18 +28,20 @@ def _av():
     return av
 
 
-def square(frame: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (H, W, 3) -> (size, size, 3): the centre square, resized (area averaging when shrinking)."""
-    h, w = frame.shape[:2]
-    if h != w:
-        s = min(h, w)
-        top, left = (h - s) // 2, (w - s) // 2
-        frame = np.ascontiguousarray(frame[top : top + s, left : left + s])
-    if frame.shape[0] == size:
-        return frame
-    av = _av()
-    vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-    return vf.reformat(width=size, height=size, format="rgb24", interpolation="AREA").to_ndarray()
+def square_rgb(frame, reformatter, size: int) -> np.ndarray:
+    """A decoded frame -> uint8 RGB (size, size, 3): scaled so its short side is ``size`` (area averaging when
+    shrinking), then its centre square.
+
+    One swscale call through one reformatter per video (``frame.reformat`` sets up a new swscale context for
+    every frame). An unspecified colour range is the limited (MPEG) one, as FFmpeg takes it; saying so keeps
+    swscale on its fast path. Measured at 224 px: H.264 ~100 -> ~440 frames/s, AV1 ~220 -> ~510."""
+    w, h = frame.width, frame.height
+    scale = size / min(w, h)
+    W, H = max(size, round(w * scale)), max(size, round(h * scale))
+    rgb = reformatter.reformat(frame, width=W, height=H, format="rgb24", src_color_range=frame.color_range or 1,
+                               interpolation="AREA" if scale < 1 else "BILINEAR").to_ndarray()  # fmt: skip
+    top, left = (H - size) // 2, (W - size) // 2
+    return rgb[top : top + size, left : left + size]
 
 
 def read_frames(path: Path, times: np.ndarray, fps: float, size: int, episode: int) -> np.ndarray:
@@ -62,6 +64,7 @@ def read_frames(path: Path, times: np.ndarray, fps: float, size: int, episode: i
                 raise DataError(f"episode {episode}: {path} holds no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            reformatter = av.video.reformatter.VideoReformatter()
             if times[0] > tol:  # start at the key frame before the episode's first frame
                 container.seek(int(max(times[0] - tol, 0) / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
@@ -73,7 +76,7 @@ def read_frames(path: Path, times: np.ndarray, fps: float, size: int, episode: i
                         f"nearest is at {t:.4f} s); the video is damaged or does not match the episode index"
                     )
                 if j < n and abs(t - times[j]) <= tol:
-                    out[j] = square(frame.to_ndarray(format="rgb24"), size)
+                    out[j] = square_rgb(frame, reformatter, size)
                     j += 1
                 if j == n:
                     break
