@@ -71,10 +71,16 @@ def image_stats(frames: np.ndarray) -> dict[str, Any]:
     return {k: [[[v]] for v in vals] for k, vals in per.items()} | {"count": [len(frames)]}
 
 
-def _feature_info(size: int, fps: float) -> dict[str, Any]:
-    return {"video.height": size, "video.width": size, "video.codec": "av1" if CODEC == "libsvtav1" else CODEC,
+def _feature_info(size: int, fps: float, codec: str) -> dict[str, Any]:
+    """``info.json``'s video facts; the codec by its canonical name (``libsvtav1`` -> ``av1``), as LeRobot has it."""
+    import av
+
+    info = {"video.height": size, "video.width": size, "video.codec": av.Codec(codec, "w").canonical_name,
             "video.pix_fmt": PIX_FMT, "video.fps": fps, "video.channels": 3, "has_audio": False, "video.g": GOP,
-            "video.crf": CRF, "video.preset": PRESET, "is_depth_map": False}  # fmt: skip
+            "video.crf": CRF}  # fmt: skip
+    if codec == "libsvtav1":
+        info["video.preset"] = PRESET
+    return info | {"is_depth_map": False}
 
 
 def _vector_type(dim: int):
@@ -172,7 +178,7 @@ def export_lerobot(
         try:
             episodes, frames_done, sample = _write_files(f, tmp, key, fps, codec, ep_len, ep_off, action, state,
                                                          ep_task, tasks, progress)  # fmt: skip
-            _write_meta(tmp, f, key, fps, size, dims, episodes, tasks, action, state, sample)
+            _write_meta(tmp, f, key, fps, size, dims, episodes, tasks, action, state, sample, codec)
             if out.exists():
                 shutil.rmtree(out)
             os.replace(tmp, out)
@@ -239,7 +245,7 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, codec: str, ep_
 
 def _write_meta(root: Path, f: EpisodeFile, key: str, fps: int, size: int, dims: dict[str, int],
                 episodes: list[dict[str, Any]], tasks: list[str], action: np.ndarray, state: np.ndarray | None,
-                sample: np.ndarray) -> None:  # fmt: skip
+                sample: np.ndarray, codec: str) -> None:  # fmt: skip
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -248,7 +254,7 @@ def _write_meta(root: Path, f: EpisodeFile, key: str, fps: int, size: int, dims:
              "observation.state": json.loads(attrs.get("state_names", "[]")) or None}  # fmt: skip
     features: dict[str, Any] = {
         key: {"dtype": "video", "shape": [size, size, 3], "names": ["height", "width", "channels"],
-              "info": _feature_info(size, fps)},
+              "info": _feature_info(size, fps, codec)},
     }  # fmt: skip
     for name, dim in dims.items():
         named = names.get(name) or [f"{name}_{i}" for i in range(dim)]
