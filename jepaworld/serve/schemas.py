@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from jepaworld.config.checks import PLAN_MAX
+
 MAX_SEED = 2**63 - 1
 
 
@@ -37,9 +39,12 @@ class Image(BaseModel):
 
 
 class PlannerSettings(BaseModel):
-    """Planner settings a request may change (``PlanConfig`` fields); unset ones keep the server's."""
+    """Planner settings a request may change (``PlanConfig`` fields); unset ones keep the server's.
 
-    model_config = ConfigDict(extra="forbid")
+    Numbers must be finite; the server range-checks the resulting ``PlanConfig`` with the config's own
+    checks (``jepaworld.config.checks``), whose upper bounds the fields below show."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     planner: Literal["cem", "mppi", "gd"] | None = None
     horizon: int | None = Field(None, description="action blocks planned ahead")
@@ -47,14 +52,14 @@ class PlannerSettings(BaseModel):
     samples: int | None = None
     elites: int | None = None
     iterations: int | None = None
-    init_std: float | None = None
+    init_std: float | None = Field(None, gt=0, le=PLAN_MAX["init_std"])
     noise: Literal["iid", "block", "colored"] | None = None
-    noise_beta: float | None = None
+    noise_beta: float | None = Field(None, ge=0, le=PLAN_MAX["noise_beta"])
     cost: Literal["terminal", "min"] | None = None
     warm_start: bool | None = None
-    temperature: float | None = None
+    temperature: float | None = Field(None, gt=0, le=PLAN_MAX["temperature"])
     gd_steps: int | None = None
-    gd_lr: float | None = None
+    gd_lr: float | None = Field(None, gt=0, le=PLAN_MAX["gd_lr"])
     gd_restarts: int | None = None
 
     def changes(self) -> dict[str, object]:
