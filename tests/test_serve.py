@@ -36,6 +36,7 @@ from jepaworld.errors import JepaworldError  # noqa: E402
 from jepaworld.eval.episodes import draw_episodes  # noqa: E402
 from jepaworld.eval.runner import run_mpc  # noqa: E402
 from jepaworld.serve import ServeSettings, check_bind, create_app, load_token  # noqa: E402
+from jepaworld.serve.protocol import uvicorn_server  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -80,12 +81,15 @@ def make_app(wm, **settings):
 
 
 @contextlib.contextmanager
-def serving(app):
-    """uvicorn on 127.0.0.1, an ephemeral port, in a thread -> the base URL."""
+def serving(app, servers: list | None = None):
+    """uvicorn on 127.0.0.1, an ephemeral port, in a thread, as `jepaworld serve` runs it -> the base URL
+    (``servers`` gets the uvicorn server, to stop it from a test)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="on"))
+    server = uvicorn_server(app, log_level="error")
+    if servers is not None:
+        servers.append(server)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

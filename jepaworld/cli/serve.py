@@ -33,7 +33,15 @@ def serve_cmd(
     timeout: Annotated[float, typer.Option(help="Seconds a request may wait and plan before a 504.")] = 30.0,
     session_ttl: Annotated[float, typer.Option(help="Seconds before an idle session expires.")] = 300.0,
     max_sessions: Annotated[int, typer.Option(help="Open sessions at most.")] = 1024,
-    max_body_mb: Annotated[float, typer.Option(help="Largest request body, MiB.")] = 16.0,
+    max_sessions_per_client: Annotated[
+        int | None, typer.Option(help="Open sessions one client address may hold (default: max-sessions / 8).")
+    ] = None,
+    max_body_mb: Annotated[
+        float | None, typer.Option(help="Largest request body, MiB (default: max-frames raw frames and goals).")
+    ] = None,
+    request_timeout: Annotated[
+        float, typer.Option(help="Seconds a request's headers and body may take to arrive; idle connections close.")
+    ] = 10.0,
     max_frames: Annotated[int, typer.Option(help="Frames in one /v1/plan request.")] = 64,
     max_plan_work: Annotated[
         int | None, typer.Option(help="Planner budget per env a request may ask (samples x iterations x horizon).")
@@ -46,9 +54,10 @@ def serve_cmd(
     """Serve RUN over HTTP: open-loop plans, closed-loop sessions, health, model info, metrics (/docs)."""
     with user_errors():
         try:
-            import uvicorn
+            import uvicorn  # noqa: F401
 
             from jepaworld.serve import ServeSettings, check_bind, create_app, load_token
+            from jepaworld.serve.protocol import uvicorn_server
         except ImportError as e:
             raise UserError(f"`jepaworld serve` needs the serve extra ({e.name} is missing): "
                             "pip install 'jepaworld[serve]'") from None  # fmt: skip
@@ -60,8 +69,11 @@ def serve_cmd(
         for name, value, low in (("max-batch", max_batch, 1), ("queue-size", queue_size, 1),
                                  ("max-sessions", max_sessions, 1), ("max-frames", max_frames, 1),
                                  ("timeout", timeout, 0.001), ("session-ttl", session_ttl, 0.001),
-                                 ("max-body-mb", max_body_mb, 0.001), ("window-ms", window_ms, 0)):  # fmt: skip
-            _positive(name, value, low)
+                                 ("window-ms", window_ms, 0), ("request-timeout", request_timeout, 0.001),
+                                 ("max-body-mb", max_body_mb, 0.001),
+                                 ("max-sessions-per-client", max_sessions_per_client, 1)):  # fmt: skip
+            if value is not None:
+                _positive(name, value, low)
         if not 0 <= port <= 65535:
             raise UserError(f"--port must be in [0, 65535], got {port}")
         if log_level not in ("critical", "error", "warning", "info", "debug"):
@@ -73,13 +85,13 @@ def serve_cmd(
         validate(cfg.plan)
         settings = ServeSettings(
             token=token, window_ms=window_ms, max_batch=max_batch, queue_size=queue_size, timeout_s=timeout,
-            session_ttl_s=session_ttl, max_sessions=max_sessions, max_body_bytes=int(max_body_mb * 2**20),
-            max_frames=max_frames, max_plan_work=max_plan_work,
+            session_ttl_s=session_ttl, max_sessions=max_sessions, max_sessions_per_client=max_sessions_per_client,
+            max_body_bytes=int(max_body_mb * 2**20) if max_body_mb else None, max_frames=max_frames,
+            max_plan_work=max_plan_work, request_timeout_s=request_timeout,
         )  # fmt: skip
         app = create_app(model, settings, cfg.plan)
         shown = f"[{host}]" if ":" in host else host
         console.print(f"serving {run} ({model.meta.env}, {model.meta.resolution} px) on http://{shown}:{port} "
                       f"- API: /docs - auth: {'bearer token' if token else 'none (loopback only)'}\n"
                       f"planner: {cfg.plan.describe()}", highlight=False)  # fmt: skip
-        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5,
-                    limit_concurrency=2 * queue_size + 64, server_header=False)  # fmt: skip
+        uvicorn_server(app, host, port, log_level).run()

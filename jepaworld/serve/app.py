@@ -6,15 +6,18 @@
     DELETE /v1/sessions/{id}
     GET    /v1/health  /v1/model  /metrics      (OpenAPI page: /docs)
 
-Requests are decoded and checked in the event loop; planning happens in one thread that owns the
-model (``batching.BatchWorker``), which merges concurrent requests into one planner call. Every
-failure answers a JSON ``{"error": ...}`` that says what to change; none stops the server.
+Requests are checked from their headers first (host, token, admission: ``security.Gate``), their
+JSON bodies parsed in a worker thread and decoded in the event loop; planning happens in one thread
+that owns the model (``batching.BatchWorker``), which merges concurrent requests into one planner
+call. Every failure answers a JSON ``{"error": ...}`` that says what to change; none stops the server.
+Connections are bounded in time and number by ``protocol.GuardedH11Protocol``.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations, some of them local names
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,9 +28,11 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jepaworld.config import PlanConfig, validate
@@ -48,7 +53,7 @@ from jepaworld.serve.schemas import (
     SessionRequest,
     SessionResponse,
 )
-from jepaworld.serve.security import BearerAuth, BodyLimit
+from jepaworld.serve.security import BearerAuth, BodyLimit, Gate
 from jepaworld.serve.sessions import Session, SessionStore
 
 log = logging.getLogger(__name__)
@@ -69,9 +74,21 @@ class ServeSettings:
     timeout_s: float = 30.0  # per request, queueing and planning
     session_ttl_s: float = 300.0  # idle sessions expire
     max_sessions: int = 1024
-    max_body_bytes: int = 16 * 2**20
+    max_sessions_per_client: int | None = None  # per client address (None: max_sessions // 8, at least 1)
+    max_body_bytes: int | None = None  # None: the largest real request (body_limit), ~2 MB at 64 px
     max_frames: int = 64  # frames in one /v1/plan request
     max_plan_work: int | None = None  # planner budget per environment (None: published planner's, or the default's)
+    request_timeout_s: float = 10.0  # a request's headers and body must arrive within it; idle connections close
+    max_connections: int = 512  # open connections; over it the longest idle one is closed
+    max_inflight: int | None = None  # requests in progress at once (None: 2 x queue_size + 64); health exempt
+    shutdown_timeout_s: float = 5.0  # after SIGTERM: queued requests get 503 at once, a plan in flight this long
+
+
+def body_limit(resolution: int, max_frames: int) -> int:
+    """The largest real request: ``max_frames`` raw frames and as many goals at ``resolution``, in base64,
+    plus 64 KiB for the rest of the JSON (~2.1 MB at 64 px, 26 MB at 224 px)."""
+    frame_b64 = 4 * -(-resolution * resolution * 3 // 3)
+    return 2 * max_frames * frame_b64 + 65536
 
 
 def plan_work(cfg: PlanConfig) -> int:
@@ -113,15 +130,25 @@ class Server:
     def __init__(self, wm: Any, settings: ServeSettings, plan_cfg: PlanConfig | None) -> None:
         from jepaworld.envs import get_spec
 
-        self.wm, self.settings = wm, settings
+        self.wm = wm
         self.meta = wm.meta
+        settings = replace(
+            settings,
+            max_body_bytes=settings.max_body_bytes or body_limit(self.meta.resolution, settings.max_frames),
+            max_sessions_per_client=settings.max_sessions_per_client or max(1, settings.max_sessions // 8),
+            max_inflight=settings.max_inflight or 2 * settings.queue_size + 64,
+        )  # fmt: skip
+        self.settings = settings
         self.spec = get_spec(self.meta.env)
         self.default_cfg = plan_cfg or wm.config.plan
         validate(self.default_cfg)
         self.max_work = settings.max_plan_work or max(PUBLISHED_WORK, plan_work(self.default_cfg))
+        self.default_key = astuple(self.default_cfg)
         self.metrics = Metrics()
         self.worker = BatchWorker(self.metrics, settings.window_ms / 1000, settings.max_batch, settings.queue_size)
-        self.sessions = SessionStore(settings.session_ttl_s, settings.max_sessions)
+        self.sessions = SessionStore(settings.session_ttl_s, settings.max_sessions, on_drop=self._dropped)
+        self.per_client: dict[str, int] = {}  # open sessions by client address
+        self.draining = False  # set once shutdown starts: queued and new requests get 503
         self.auth = BearerAuth(settings.token)
         m = self.metrics
         m.gauge("jepaworld_queue_depth", "requests waiting for the planning thread", self.worker.depth)
@@ -131,6 +158,23 @@ class Server:
         m.gauge("jepaworld_worker_up", "1 while the planning thread runs", lambda: float(self.worker.alive))
 
     # -------------------------------------------------------------------------------- helpers
+    def _dropped(self, session: Session) -> None:
+        self.release(session.client)
+
+    def release(self, client: str) -> None:
+        """One session fewer for ``client`` (dropped, or never made)."""
+        n = self.per_client.get(client, 0) - 1
+        if n > 0:
+            self.per_client[client] = n
+        else:
+            self.per_client.pop(client, None)
+
+    def drain(self) -> None:
+        """Shutdown started: refuse new requests and answer every queued one 503 now (a plan in flight ends)."""
+        self.draining = True
+        for job in self.worker.drop_queued():
+            job.future.set_exception(ShuttingDown())
+
     def plan_config(self, settings: PlannerSettings | None) -> PlanConfig:
         """The server's planner with a request's whitelisted changes, range-checked and within budget."""
         changes = settings.changes() if settings is not None else {}
@@ -178,11 +222,18 @@ class Server:
         except asyncio.CancelledError:  # the client went away: drop the job if it has not started
             fut.cancel()
             raise
+        except ShuttingDown:
+            raise ApiError(503, "the server is shutting down; nothing was done: retry after it restarts",
+                           headers={"Retry-After": "5", "Connection": "close"}) from None  # fmt: skip
         except JepaworldError as e:
             raise ApiError(422, str(e)) from None
-        except Exception:
+        except Exception as e:
             if session is not None:
                 session.broken = "an internal error interrupted planning"
+            if job.key != self.default_key:  # the request's own planner settings failed: the request's to change
+                self.metrics.reject("planner_settings")
+                raise ApiError(422, f"planner: these settings failed while planning ({type(e).__name__}: {e}); "
+                                    "use values nearer the server's defaults (GET /v1/model)") from None  # fmt: skip
             raise
 
     def model_info(self) -> dict[str, Any]:
@@ -196,9 +247,38 @@ class Server:
             "planner": self.default_cfg.describe(), "planner_settings": asdict(self.default_cfg),
             "planner_fields": sorted(PlannerSettings.model_fields),
             "limits": {"max_plan_work": self.max_work, "max_frames": s.max_frames, "max_body_bytes": s.max_body_bytes,
-                       "timeout_s": s.timeout_s, "session_ttl_s": s.session_ttl_s, "max_sessions": s.max_sessions},
+                       "timeout_s": s.timeout_s, "session_ttl_s": s.session_ttl_s, "max_sessions": s.max_sessions,
+                       "max_sessions_per_client": s.max_sessions_per_client,
+                       "request_timeout_s": s.request_timeout_s, "max_inflight": s.max_inflight},
             "batching": {"window_ms": s.window_ms, "max_batch": s.max_batch, "queue_size": s.queue_size},
         }  # fmt: skip
+
+
+class ShuttingDown(Exception):
+    """A queued job dropped because the server is shutting down."""
+
+
+class ThreadParsedRoute(APIRoute):
+    """A route whose JSON body is parsed in a worker thread: a large body never stalls the event loop
+    (``/v1/health`` stays answerable). FastAPI then finds the parsed body on the request."""
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def parse_then_handle(request: Request) -> Response:
+            try:
+                body = await request.body()
+            except ClientDisconnect:
+                raise ApiError(400, "the client went away before its body arrived") from None
+            if body:
+                try:
+                    request._json = await asyncio.to_thread(json.loads, body)
+                except (ValueError, RecursionError):
+                    raise ApiError(400, "the body is not valid JSON; send a JSON object (Content-Type: "
+                                        "application/json)") from None  # fmt: skip
+            return await handler(request)
+
+        return parse_then_handle
 
 
 def _issue(err: dict[str, Any]) -> str:
@@ -261,7 +341,8 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
             yield
         finally:
             sweeper.cancel()
-            await asyncio.to_thread(server.worker.stop)
+            server.drain()
+            await asyncio.to_thread(server.worker.stop, settings.shutdown_timeout_s)
 
     errors = {c: {"model": ErrorResponse} for c in (400, 401, 404, 409, 413, 422, 429, 503, 504)}
     app = FastAPI(title="jepaworld", version="1", lifespan=lifespan, responses=errors, docs_url=None, redoc_url=None,
@@ -269,8 +350,11 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
                               "sessions. Frames are uint8 (H, W, 3) at the model's resolution, as base64 PNG or raw "
                               "bytes with their shape.")  # fmt: skip
     app.state.server = server
+    app.router.route_class = ThreadParsedRoute
     add_docs_page(app)  # /docs from the installed Swagger UI files, no CDN
+    settings = server.settings  # with the derived limits
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Gate, auth=server.auth, max_inflight=settings.max_inflight, draining=lambda: server.draining)
     app.add_middleware(MetricsMiddleware, metrics=server.metrics)
     _install_handlers(app)
 
@@ -322,17 +406,31 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
         )  # fmt: skip
 
     @app.post("/v1/sessions", tags=["sessions"], dependencies=auth, response_model=SessionResponse, status_code=201)
-    async def create_session(req: SessionRequest) -> SessionResponse:
-        """Start a closed-loop episode toward a goal image; send frames to /v1/sessions/{id}/act."""
+    async def create_session(req: SessionRequest, request: Request) -> SessionResponse:
+        """Start a closed-loop episode toward a goal image; send frames to /v1/sessions/{id}/act.
+
+        Each client address may hold at most `limits.max_sessions_per_client` sessions (GET /v1/model)."""
         cfg = server.plan_config(req.planner)
         goal = server.frames(req.goal, "goal", 1)[0]
+        client = request.client.host if request.client else ""
         if server.sessions.full():
             server.metrics.reject("sessions_full")
             raise ApiError(429, f"{settings.max_sessions} sessions are open; DELETE finished ones (idle ones expire "
                                 f"after {settings.session_ttl_s:g} s)", headers={"Retry-After": "5"})  # fmt: skip
+        if server.per_client.get(client, 0) >= settings.max_sessions_per_client:
+            server.metrics.reject("client_sessions_full")
+            raise ApiError(429, f"this client ({client}) holds {settings.max_sessions_per_client} sessions, the most "
+                                "one client may; DELETE finished ones (idle ones expire after "
+                                f"{settings.session_ttl_s:g} s)", headers={"Retry-After": "5"})  # fmt: skip
         ctrl = server.wm.mpc(cfg, seed=req.seed)
-        await server.run(Job(key=astuple(cfg), controller=ctrl, goal=goal))
-        session = Session(id=server.sessions.new_id(), controller=ctrl, cfg=cfg, key=astuple(cfg), last_used=0.0)
+        server.per_client[client] = server.per_client.get(client, 0) + 1  # held while the reset is planned
+        try:
+            await server.run(Job(key=astuple(cfg), controller=ctrl, goal=goal))
+        except BaseException:
+            server.release(client)
+            raise
+        session = Session(id=server.sessions.new_id(), controller=ctrl, cfg=cfg, key=astuple(cfg), last_used=0.0,
+                          client=client)  # fmt: skip
         server.sessions.add(session)
         return SessionResponse(id=session.id, ttl_s=settings.session_ttl_s, planner=cfg.describe(), frameskip=fs,
                                action_dim=server.meta.action_dim)  # fmt: skip

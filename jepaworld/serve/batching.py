@@ -87,6 +87,21 @@ class BatchWorker:
     def depth(self) -> int:
         return self.queue.qsize()
 
+    def drop_queued(self) -> list[Job]:
+        """Take every job still waiting (not the round being planned): the caller answers them."""
+        jobs = []
+        while True:
+            try:
+                job = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:  # a stop request: keep it for the thread
+                self.queue.put_nowait(None)
+                break
+            if job.future.set_running_or_notify_cancel():
+                jobs.append(job)
+        return jobs  # a job the thread already took for its next round (at most one) is planned
+
     def submit(self, job: Job) -> Future:
         try:
             self.queue.put_nowait(job)

@@ -27,6 +27,7 @@ class Session:
     broken: str | None = None  # why the session refuses frames
     steps: int = 0
     created: float = field(default_factory=time.time)
+    client: str = ""  # the address that made it (per-client quota)
 
 
 __all__ = ["Session", "SessionStore"]
