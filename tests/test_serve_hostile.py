@@ -313,3 +313,27 @@ def test_a_session_whose_request_timed_out_mid_plan_answers_409(wm, frames, monk
         r = c.post(f"/v1/sessions/{sid}/act", json={"obs": raw(frames[0])}, headers=AUTH)
         assert r.status_code == 409 and "timed out" in r.json()["error"] and "new session" in r.json()["error"]
         assert c.delete(f"/v1/sessions/{sid}", headers=AUTH).status_code == 204
+
+
+# ------------------------------------------------------------------------- strict JSON answers
+def test_every_answer_is_strict_json_even_with_a_non_finite_cost(wm, frames, monkeypatch):
+    """A NaN cost (a diverged model) is answered as null: jq and JSON.parse read every answer."""
+    import jepaworld.serve.batching as batching
+
+    real = batching.act_together
+
+    def nan_cost(ctrls, frames_):
+        out = real(ctrls, frames_)
+        for c in ctrls:
+            c.last_cost = np.full_like(c.last_cost, np.nan)
+        return out
+
+    with TestClient(make_app(wm)) as c:
+        monkeypatch.setattr(batching, "act_together", nan_cost)
+        r = c.post("/v1/plan", json={"obs": raw(frames[0]), "goal": raw(frames[1]), "seed": 1}, headers=AUTH)
+        assert r.status_code == 200 and loads_strict(r.text)["cost"] == [None]
+        sid = c.post("/v1/sessions", json={"goal": raw(frames[1])}, headers=AUTH).json()["id"]
+        r = c.post(f"/v1/sessions/{sid}/act", json={"obs": raw(frames[0])}, headers=AUTH)
+        assert r.status_code == 200 and loads_strict(r.text)["cost"] is None
+        for path in ("/v1/health", "/v1/model", "/openapi.json", "/v1/nope"):
+            loads_strict(c.get(path, headers=AUTH).text)

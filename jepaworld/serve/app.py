@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jepaworld.config import PlanConfig, validate
+from jepaworld.config import PlanConfig, json_text, validate
 from jepaworld.errors import JepaworldError
 from jepaworld.plan.registry import get_planner
 from jepaworld.serve.batching import BatchWorker, Job, QueueFull, Step
@@ -254,6 +254,13 @@ class Server:
         }  # fmt: skip
 
 
+class StrictJSONResponse(JSONResponse):
+    """Every answer is standard JSON: a non-finite number (a NaN cost) is null, never a bare NaN or a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text(content).encode()
+
+
 class ShuttingDown(Exception):
     """A queued job dropped because the server is shutting down."""
 
@@ -294,32 +301,32 @@ def _install_handlers(app: FastAPI) -> None:
         return {"error": message, **({"detail": detail} if detail else {})}
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> StrictJSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}; see /docs for the API"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; see /docs"
-        return JSONResponse(body(message, getattr(exc, "items", None)), exc.status_code, headers=exc.headers)
+        return StrictJSONResponse(body(message, getattr(exc, "items", None)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse(body("the body is not valid JSON; send a JSON object (Content-Type: "
+            return StrictJSONResponse(body("the body is not valid JSON; send a JSON object (Content-Type: "
                                      "application/json)"), 400)  # fmt: skip
         issues = list(dict.fromkeys(_issue(e) for e in errors))[:20]
         head = "; ".join(issues[:3]) + (f" (and {len(issues) - 3} more)" if len(issues) > 3 else "")
-        return JSONResponse(body(f"invalid request: {head}; see /docs for the schema", issues), 422)
+        return StrictJSONResponse(body(f"invalid request: {head}; see /docs for the schema", issues), 422)
 
     @app.exception_handler(JepaworldError)
-    async def user_error(request: Request, exc: JepaworldError) -> JSONResponse:
-        return JSONResponse(body(str(exc)), 422)
+    async def user_error(request: Request, exc: JepaworldError) -> StrictJSONResponse:
+        return StrictJSONResponse(body(str(exc)), 422)
 
     @app.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
+    async def internal(request: Request, exc: Exception) -> StrictJSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return JSONResponse(body(f"internal error ({type(exc).__name__}); the server is still running"), 500)
+        return StrictJSONResponse(body(f"internal error ({type(exc).__name__}); the server is still running"), 500)
 
 
 def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig | None = None) -> FastAPI:
@@ -346,6 +353,7 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
 
     errors = {c: {"model": ErrorResponse} for c in (400, 401, 404, 409, 413, 422, 429, 503, 504)}
     app = FastAPI(title="jepaworld", version="1", lifespan=lifespan, responses=errors, docs_url=None, redoc_url=None,
+                  default_response_class=StrictJSONResponse,
                   description="Plan toward goal images with a JEPA world model: open-loop plans and closed-loop "
                               "sessions. Frames are uint8 (H, W, 3) at the model's resolution, as base64 PNG or raw "
                               "bytes with their shape.")  # fmt: skip
@@ -368,11 +376,12 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
     fs = server.meta.frameskip
 
     @app.get("/v1/health", tags=["status"])
-    async def health() -> JSONResponse:
+    async def health() -> StrictJSONResponse:
         """Liveness, without a token: 200 while the planning thread runs, else 503."""
         up = server.worker.alive
-        return JSONResponse({"status": "ok" if up else "planning thread stopped", "queue_depth": server.worker.depth(),
-                             "sessions": len(server.sessions)}, 200 if up else 503)  # fmt: skip
+        return StrictJSONResponse({"status": "ok" if up else "planning thread stopped",
+                                   "queue_depth": server.worker.depth(), "sessions": len(server.sessions)},
+                                  200 if up else 503)  # fmt: skip
 
     @app.get("/v1/model", tags=["status"], dependencies=auth)
     async def model() -> dict[str, Any]:
