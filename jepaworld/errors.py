@@ -15,3 +15,7 @@ class JepaworldError(ValueError):
     Subclasses ``ValueError`` so that code catching ``ValueError`` around argument checks keeps
     working; the CLI distinguishes it from a plain ``ValueError`` (a bug) by this type.
     """
+
+
+class ConfigError(JepaworldError):
+    """A config file, override or value that cannot be used; the message says how to fix it."""

@@ -10,14 +10,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from jepaworld.atomic import atomic_path  # noqa: E402
+
 
 def save_figure(fig: Figure, out_png: str | Path, dpi: int = 100) -> Path:
-    """Lay out, write ``out_png`` via a temp file and a rename, and close the figure."""
+    """Lay out, write ``out_png`` atomically, and close the figure."""
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
     return out

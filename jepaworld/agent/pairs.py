@@ -12,8 +12,6 @@ the planner labels it later (``distill``).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from jepaworld.atomic import atomic_path
 from jepaworld.errors import JepaworldError
 from jepaworld.run.episodes import training_episodes
 
@@ -54,17 +53,8 @@ class Labels:
 
     def save(self, path: str | Path) -> None:
         """``.npz``, written to a temp file and renamed (a kill never leaves half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             np.savez(tmp, z_hist=self.z_hist, hist_blocks=self.hist_blocks, z_goal=self.z_goal, target=self.target)
-            os.chmod(tmp, 0o644)  # mkstemp makes files private; runs are meant to be shared
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     @staticmethod
     def load(path: str | Path) -> Labels:

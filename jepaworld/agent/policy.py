@@ -11,8 +11,6 @@ embedding statistics of the data it was fitted on (kept as buffers, saved with t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from jepaworld.atomic import atomic_path
 from jepaworld.config import write_json
 from jepaworld.errors import JepaworldError
 
@@ -69,17 +68,9 @@ class PolicyNet(nn.Module):
 def save_policy(policy: PolicyNet, folder: str | Path, info: dict[str, Any], name: str = "policy") -> Path:
     """Write ``FOLDER/<name>.safetensors`` and ``<name>.json`` (architecture + ``info``), each atomically."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     weights = folder / f"{name}.safetensors"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{weights.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, weights)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(weights) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}, str(tmp))
     arch = {"embed_dim": policy.embed_dim, "block_dim": policy.block_dim, "hidden": policy.hidden,
             "depth": policy.depth}  # fmt: skip
     write_json(folder / f"{name}.json", {"architecture": arch, **info})

@@ -185,15 +185,14 @@ def query_cmd(
 
 
 def _write_sheet(path: str, matches: list) -> None:  # noqa: ANN001
+    from jepaworld.atomic import atomic_write_bytes
     from jepaworld.memory.store import png_array, png_bytes
 
     thumbs = [png_array(m.thumb) for m in matches if m.thumb]
     if thumbs:
         strip = np.concatenate([np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=255) for t in thumbs], axis=1)
         big = np.repeat(np.repeat(strip, 4, axis=0), 4, axis=1)
-        tmp = Path(path).with_suffix(".tmp.png")
-        tmp.write_bytes(png_bytes(big))
-        tmp.replace(path)
+        atomic_write_bytes(path, png_bytes(big))
 
 
 @app.command("check")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from jepaworld.config.io import ConfigError
 from jepaworld.config.schema import Config, DataConfig, EvalConfig, ModelConfig, PlanConfig, TrainConfig
+from jepaworld.errors import ConfigError
 
 
 def _fail(where: str, must: str, value: Any) -> None:

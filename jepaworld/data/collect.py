@@ -2,9 +2,9 @@
 
 Episode ``i`` is seeded from ``(seed, i)`` alone, so the data does not depend on the number of
 workers. Work is cut into shards of consecutive episodes; each shard is written atomically
-(temp file + ``os.replace``) into ``OUT.parts/`` next to the run's settings. Rerunning the same
-command after an interruption (Ctrl-C, SIGKILL, a crash) keeps every finished shard and collects
-the rest; at the end the shards are merged into ``OUT`` (again through a temp file and a rename)
+(``jepaworld.atomic``: temp file, fsync, rename) into ``OUT.parts/`` next to the run's settings.
+Rerunning the same command after an interruption (Ctrl-C, SIGKILL, a crash) keeps every finished
+shard and collects the rest; at the end the shards are merged into ``OUT`` (again through a temp file and a rename)
 and the parts folder is removed. ``OUT`` is therefore either absent or complete.
 
 Policies: ``"expert"`` (the env's scripted expert), ``"random"``, or ``"module:function"`` naming a
@@ -37,6 +37,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from jepaworld.atomic import atomic_path
 from jepaworld.config import DataConfig, json_text, write_json
 from jepaworld.data.episodes import DataError, create_columns, offsets, write_episodes
 from jepaworld.envs import experts, get_spec, make
@@ -144,13 +145,8 @@ def _collect_shard(job: tuple[dict[str, Any], int, int, str]) -> tuple[int, int,
     ]
     columns = {k: np.concatenate([ep[k] for ep in episodes]) for k in episodes[0]}
     ep_len = np.array([len(ep["pixels"]) for ep in episodes], np.int64)
-    final = Path(folder) / f"{start:07d}-{stop:07d}.h5"
-    tmp = Path(folder) / f".tmp-{start:07d}-{os.getpid()}.h5"
-    try:
+    with atomic_path(Path(folder) / f"{start:07d}-{stop:07d}.h5") as tmp:
         write_episodes(tmp, columns, ep_len, {})
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
     return start, stop, int(ep_len.sum())
 
 
@@ -176,7 +172,7 @@ def _prepare_parts(folder: Path, settings: dict[str, Any]) -> dict[tuple[int, in
             )
         settings["shard_size"] = saved["shard_size"]
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".tmp-*"):
+    for stale in folder.glob(".*"):  # temp files a killed writer left
         stale.unlink(missing_ok=True)
     if not saved_path.exists():
         write_json(saved_path, settings)
@@ -197,13 +193,12 @@ def _prepare_parts(folder: Path, settings: dict[str, Any]) -> dict[tuple[int, in
 def _merge(folder: Path, shards: list[tuple[int, int]], out: Path, attrs: dict[str, Any]) -> int:
     """Concatenate shards (in episode order) into ``out`` atomically; returns the frame count."""
     files = [h5py.File(folder / f"{a:07d}-{b:07d}.h5", "r") for a, b in shards]
-    tmp = out.with_name(f".{out.name}.merging")
     try:
         ep_len = np.concatenate([f["ep_len"][...] for f in files])
         n = int(ep_len.sum())
         names = [k for k in ("pixels", "action", "state", "proprio") if k in files[0]]
         shapes = {k: ((n, *files[0][k].shape[1:]), files[0][k].dtype) for k in names}
-        with h5py.File(tmp, "w") as dst:
+        with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
             create_columns(dst, shapes, len(ep_len))
             row = 0
             for f in files:
@@ -217,11 +212,9 @@ def _merge(folder: Path, shards: list[tuple[int, int]], out: Path, attrs: dict[s
             dst["ep_len"][...] = ep_len
             dst["ep_offset"][...] = offsets(ep_len)
             dst.attrs.update(attrs)
-        os.replace(tmp, out)
     finally:
         for f in files:
             f.close()
-        tmp.unlink(missing_ok=True)
     return n
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
 
+from jepaworld.atomic import atomic_path
 from jepaworld.eval.runner import EpisodeResult
 
 
@@ -25,10 +25,9 @@ def save_videos(results: list[EpisodeResult], folder: str | Path, fps: int = 10)
         if not r.frames:
             continue
         path = folder / f"episode-{r.index:03d}-{'success' if r.success else 'fail'}.gif"
-        tmp = path.with_name(f".{path.name}.tmp.gif")
         frames = [_upscale(f) for f in r.frames]
         frames += [frames[-1]] * fps  # hold the last frame for a second
-        imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
         paths.append(path)
     return paths

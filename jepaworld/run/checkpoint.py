@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from jepaworld.config import Config, atomic_write_text, from_dict, json_text, to_dict
+from jepaworld.atomic import atomic_folder, atomic_write_text
+from jepaworld.config import Config, from_dict, json_text, to_dict
 from jepaworld.errors import JepaworldError
 from jepaworld.run.meta import RunMeta
 
@@ -81,21 +81,14 @@ def save_checkpoint(
     root = checkpoints_dir(Path(run))
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{meta.step:07d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
-    try:
+    final = root / name
+    with atomic_folder(final) as tmp:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json_text(to_dict(cfg), indent=2))
         (tmp / "meta.json").write_text(json_text(meta.to_dict(), indent=2))
         if train_state is not None:
             torch.save(train_state, tmp / "train_state.pt")
-        final = root / name
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     atomic_write_text(root / "latest", name)
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-KEEP_LAST]:
         shutil.rmtree(old, ignore_errors=True)
