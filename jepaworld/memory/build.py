@@ -22,6 +22,7 @@ import numpy as np
 from jepaworld.data import EpisodeFile, check_compatible
 from jepaworld.envs import get_spec
 from jepaworld.errors import JepaworldError
+from jepaworld.lock import exclusive
 from jepaworld.memory.entities import StateDecoder, env_entities
 from jepaworld.memory.store import MemoryHeader, MemoryStore, StateRow, png_bytes
 from jepaworld.run.episodes import training_episodes
@@ -70,7 +71,15 @@ def open_for(model: Any, path: str | Path, create: bool = False) -> MemoryStore:
 
 def build_memory(model: Any, out: str | Path, data_path: str | None = None, chunk: int = 20,
                  progress: Progress | None = None) -> BuildResult:  # fmt: skip
-    """Remember the episodes of ``data_path`` (default: the run's training episodes) in ``out``."""
+    """Remember the episodes of ``data_path`` (default: the run's training episodes) in ``out``.
+
+    One build per memory file at a time: a second is refused, naming the first's PID."""
+    with exclusive(f"{out}.lock", f"the memory {out}"):
+        return _build_memory(model, out, data_path, chunk, progress)
+
+
+def _build_memory(model: Any, out: str | Path, data_path: str | None, chunk: int,
+                  progress: Progress | None) -> BuildResult:  # fmt: skip
     if chunk < 1:
         raise JepaworldError(f"chunk must be >= 1 episode, got {chunk}")
     meta = model.meta
