@@ -29,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from jepaworld.config import Config, ConfigError, from_dict, save_config, to_dict
 from jepaworld.config import validate as validate_config
 from jepaworld.errors import JepaworldError
+from jepaworld.lock import exclusive
 from jepaworld.model import SIGReg, WorldModel
 from jepaworld.run import checkpoint as ckpt_io
 from jepaworld.train.data import TrainData, build_data
@@ -257,7 +258,9 @@ def train(
     with StopOnSignal() as stop:
         rt = setup(cfg.train.device)
         try:
-            return _train(cfg, rt, resume, progress, stop)
+            run = Path(cfg.train.out)  # one training per run folder: a second is refused, naming the first's PID
+            with exclusive(run / ".lock", f"the run folder {run}") if rt.is_main else contextlib.nullcontext():
+                return _train(cfg, rt, resume, progress, stop)
         finally:
             teardown(rt)
 
