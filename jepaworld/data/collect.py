@@ -41,6 +41,7 @@ from jepaworld.atomic import atomic_path
 from jepaworld.config import DataConfig, json_text, write_json
 from jepaworld.data.episodes import DataError, create_columns, offsets, write_episodes
 from jepaworld.envs import experts, get_spec, make
+from jepaworld.lock import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +278,15 @@ def collect(
 
     ``progress(episodes_done, frames_done)`` is called as shards finish (including shards found
     from an earlier, interrupted run). Raises :class:`DataError` on bad settings or an existing
-    ``out`` (unless ``overwrite``).
+    ``out`` (unless ``overwrite``); one collection per output at a time (``OUT.lock``).
     """
-    t0 = time.perf_counter()
     out = Path(out if out is not None else cfg.path)
+    with exclusive(f"{out}.lock", f"the collection output {out}"):
+        return _collect(cfg, out, overwrite, progress)
+
+
+def _collect(cfg: DataConfig, out: Path, overwrite: bool, progress: Progress | None) -> CollectResult:
+    t0 = time.perf_counter()
     folder = parts_dir(out)
     preflight(cfg, out, overwrite)
     if overwrite:
