@@ -67,3 +67,16 @@ def test_two_memory_builds_of_one_file(tiny_run, tmp_path):
         with pytest.raises(InUseError, match="the memory .* is in use by process"):
             build_memory(wm, out)
     assert build_memory(wm, out, chunk=50).episodes_added > 0
+
+
+def test_two_collections_into_one_output(tmp_path):
+    from jepaworld.config import DataConfig
+    from jepaworld.data.collect import collect, parts_dir
+
+    out = tmp_path / "d.h5"
+    cfg = DataConfig(episodes=2, max_steps=5, resolution=16, workers=1, seed=1)
+    with exclusive(f"{out}.lock", f"the collection output {out}"):
+        with pytest.raises(InUseError, match="the collection output .* is in use by process"):
+            collect(cfg, out)
+        assert not out.exists() and not parts_dir(out).exists()
+    assert collect(cfg, out).episodes == 2
