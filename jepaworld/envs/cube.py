@@ -29,6 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from jepaworld.envs.goal import GoalTask, kept_physics
 from jepaworld.envs.mujoco_gl import require_mujoco
 from jepaworld.errors import JepaworldError
 
@@ -178,7 +179,7 @@ def cube_expert(env: gym.Env, rng: np.random.Generator, noise: float = 0.1) -> C
     return CubeExpert(env.unwrapped, rng, noise)
 
 
-class CubeEnv(gym.Env):
+class CubeEnv(GoalTask, gym.Env):
     """Gymnasium env; observations are rendered frames ``uint8 (res, res, 3)``.
 
     ``reset(options={"state": (STATE_DIM,), "goal": (STATE_DIM,)})`` places arm and cube exactly
@@ -188,6 +189,7 @@ class CubeEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    success_test, distance = staticmethod(is_success), staticmethod(goal_distance)
 
     def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array", mesh_cell: float = MESH_CELL):
         if resolution < 8:
@@ -289,29 +291,9 @@ class CubeEnv(gym.Env):
         s[CUBE_YAW] = info["privileged/target_block_yaw"][0]
         return s
 
-    @property
-    def goal(self) -> np.ndarray:
-        return self._goal.copy()
-
-    def is_success(self, state, goal) -> bool:
-        """OGBench's test (:func:`is_success`)."""
-        return is_success(np.asarray(state), np.asarray(goal))
-
-    def goal_distance(self, state, goal) -> float:
-        """The cube's distance to the goal (m) that ``is_success`` thresholds."""
-        return goal_distance(np.asarray(state), np.asarray(goal))
-
     def render_state(self, state) -> np.ndarray:
         """The frame ``uint8 (res, res, 3)`` of any ``state``; the simulation is left as it was."""
-        data = self._sim.data
-        qpos, qvel = data.qpos.copy(), data.qvel.copy()
         s = checked_state(state)
-        self._sim.set_state(s[QPOS:QVEL].copy(), s[QVEL:].copy())
-        frame = self.render()
-        self._sim.set_state(qpos, qvel)
-        self._settle()
-        return frame
-
-    def _info(self) -> dict[str, Any]:
-        state = self.get_state()
-        return {"state": state, "goal": self._goal.copy(), "success": is_success(state, self._goal)}
+        with kept_physics(self._sim.data, self._settle):
+            self._sim.set_state(s[QPOS:QVEL].copy(), s[QVEL:].copy())
+            return self.render()

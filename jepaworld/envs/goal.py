@@ -18,11 +18,34 @@ protocol on it. An environment without the capability is refused with the list o
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from jepaworld.errors import JepaworldError
+
+
+@runtime_checkable
+class GoalEnv(Protocol):
+    """The goal-reaching capability (``GOAL_METHODS``); ``goal_distance`` is optional (:class:`GoalDistance`)."""
+
+    def get_state(self) -> np.ndarray: ...
+
+    def set_state(self, state: np.ndarray) -> None: ...
+
+    def render_state(self, state: np.ndarray) -> np.ndarray: ...
+
+    def is_success(self, state: np.ndarray, goal: np.ndarray) -> bool: ...
+
+
+@runtime_checkable
+class GoalDistance(Protocol):
+    """An env that says what its success test thresholds."""
+
+    def goal_distance(self, state: np.ndarray, goal: np.ndarray) -> float: ...
+
 
 GOAL_METHODS: dict[str, str] = {
     "get_state": "get_state() -> np.ndarray, the low-dimensional state now",
@@ -36,8 +59,9 @@ class GoalCapabilityError(JepaworldError):
     """An environment lacks a method that goal-reaching evaluation or planning needs."""
 
 
-def goal_provider(env: Any) -> Any:
-    """The object whose methods provide the capability (a ``PixelEnv`` names its wrapped env)."""
+def goal_provider(env: Any) -> GoalEnv:
+    """The object whose methods provide the capability (a ``PixelEnv`` names its wrapped env); check it
+    with :func:`require_goal_env` first where ``env`` may lack it."""
     provider = getattr(env, "goal_provider", None)
     return provider if provider is not None else env
 
@@ -61,7 +85,48 @@ def require_goal_env(env: Any, name: str, purpose: str = "goal-reaching evaluati
 
 def goal_distance(env: Any, state: np.ndarray, goal: np.ndarray) -> float:
     """The env's ``goal_distance`` where it has one, else the Euclidean distance of the states."""
-    fn = getattr(goal_provider(env), "goal_distance", None)
-    if callable(fn):
-        return float(fn(state, goal))
+    provider = goal_provider(env)
+    if isinstance(provider, GoalDistance):
+        return float(provider.goal_distance(state, goal))
     return float(np.linalg.norm(np.asarray(state, np.float32) - np.asarray(goal, np.float32)))
+
+
+class GoalTask:
+    """The goal methods of jepaworld's own environments, from their module's pure task functions.
+
+    An env class sets ``success_test`` and ``distance`` (``staticmethod`` of the module's ``is_success``
+    and ``goal_distance``, both ``(state, goal)``), keeps its goal in ``_goal`` and has ``get_state``.
+    """
+
+    success_test: ClassVar[Callable[[np.ndarray, np.ndarray], bool]]
+    distance: ClassVar[Callable[[np.ndarray, np.ndarray], float]]
+    _goal: np.ndarray
+    get_state: Callable[[], np.ndarray]
+
+    @property
+    def goal(self) -> np.ndarray:
+        return self._goal.copy()
+
+    def is_success(self, state: np.ndarray, goal: np.ndarray) -> bool:
+        """The task's success test (the env module's ``is_success``)."""
+        return self.success_test(np.asarray(state), np.asarray(goal))
+
+    def goal_distance(self, state: np.ndarray, goal: np.ndarray) -> float:
+        """What ``is_success`` thresholds (the env module's ``goal_distance``)."""
+        return self.distance(np.asarray(state), np.asarray(goal))
+
+    def _info(self) -> dict[str, Any]:
+        state = self.get_state()
+        return {"state": state, "goal": self._goal.copy(), "success": self.success_test(state, self._goal)}
+
+
+@contextmanager
+def kept_physics(data: Any, settle: Callable[[], None]) -> Iterator[None]:
+    """Restore a MuJoCo ``data``'s joint positions, velocities and controls on leaving, then ``settle()``
+    (recompute what follows from them): ``render_state`` draws any state and leaves the simulation as it was."""
+    saved = data.qpos.copy(), data.qvel.copy(), data.ctrl.copy()
+    try:
+        yield
+    finally:
+        data.qpos[:], data.qvel[:], data.ctrl[:] = saved
+        settle()

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from jepaworld.envs.goal import GoalTask
+from jepaworld.envs.state import wrap_angle
 from jepaworld.errors import JepaworldError
 
 if TYPE_CHECKING:
@@ -89,11 +91,6 @@ AGENT_COLOUR = np.array([65, 105, 225], np.float32)  # RoyalBlue
 
 
 # -- geometry (pure numpy) --------------------------------------------------------------------
-def wrap_angle(a: np.ndarray | float) -> np.ndarray | float:
-    """Angle(s) wrapped to [-pi, pi)."""
-    return (a + math.pi) % (2 * math.pi) - math.pi
-
-
 def rotation(angle: float) -> np.ndarray:
     """``(2, 2)`` matrix taking block coordinates to world directions."""
     c, s = math.cos(angle), math.sin(angle)
@@ -310,7 +307,7 @@ def build_space(state: np.ndarray, friction: float) -> tuple[pymunk.Space, pymun
     return space, agent, block
 
 
-class PushTEnv(gym.Env):
+class PushTEnv(GoalTask, gym.Env):
     """Gymnasium env; observations are rendered frames ``uint8 (res, res, 3)``.
 
     ``reset(options={"state": (5|7,), "goal": (5|7,)})`` places the agent, block and goal (random
@@ -319,6 +316,7 @@ class PushTEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    success_test, distance = staticmethod(is_success), staticmethod(goal_distance)
 
     def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array", friction: float = FRICTION):
         if resolution < 8:
@@ -377,18 +375,6 @@ class PushTEnv(gym.Env):
     def set_state(self, state) -> None:
         """Place agent and block (a fresh space: the block starts at rest, contacts start anew)."""
         self._space, self._agent, self._block = build_space(checked_state(state), self.friction)
-
-    @property
-    def goal(self) -> np.ndarray:
-        return self._goal.copy()
-
-    def is_success(self, state, goal) -> bool:
-        """The published test (:func:`is_success`)."""
-        return is_success(np.asarray(state), np.asarray(goal))
-
-    def goal_distance(self, state, goal) -> float:
-        """The 4-coordinate norm that ``is_success`` thresholds (:func:`goal_distance`)."""
-        return goal_distance(np.asarray(state), np.asarray(goal))
 
     def _pressed(self, wall: float, wall_before: float, before: tuple[float, ...]) -> bool:
         """Whether the last sub-step pressed the block into a wall: it pushed the T further than
@@ -454,10 +440,5 @@ class PushTEnv(gym.Env):
         patch += alpha * (AGENT_COLOUR - patch)
 
     def _info(self) -> dict[str, Any]:
-        state = self.get_state()
-        return {
-            "state": state,
-            "goal": self._goal.copy(),
-            "success": is_success(state, self._goal),
-            "coverage": coverage(state, self._goal),
-        }
+        info = super()._info()
+        return {**info, "coverage": coverage(info["state"], self._goal)}

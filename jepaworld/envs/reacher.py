@@ -27,7 +27,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from jepaworld.envs.goal import GoalTask, kept_physics
 from jepaworld.envs.mujoco_gl import require_mujoco
+from jepaworld.envs.state import wrap_angle
 from jepaworld.errors import JepaworldError
 
 DYNAMICS = "dm_control-reacher-1step"  # recorded in collected files: data of other dynamics is refused
@@ -38,11 +40,6 @@ CAMERA = "fixed"
 # Joint damping dominates the links' tiny inertia: a joint's speed follows its torque within a step or
 # two (~5 rad/s at full torque), so a proportional controller suffices (a derivative term chatters).
 KP = 4.0  # full torque per rad of joint error
-
-
-def wrap_angle(a: np.ndarray | float) -> np.ndarray | float:
-    """Angles wrapped to [-pi, pi)."""
-    return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
 
 def joint_error(state: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -117,7 +114,7 @@ def reacher_expert(env: gym.Env, rng: np.random.Generator, noise: float = 0.3) -
     return ReacherExpert(rng, noise)
 
 
-class ReacherEnv(gym.Env):
+class ReacherEnv(GoalTask, gym.Env):
     """Gymnasium env; observations are rendered frames ``uint8 (res, res, 3)``.
 
     ``reset(options={"state": (2|4,), "goal": (2|4,)})`` places the arm and sets the goal (a random
@@ -126,6 +123,7 @@ class ReacherEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    success_test, distance = staticmethod(is_success), staticmethod(goal_distance)
 
     def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array", arm_radius: float = ARM_RADIUS):
         if resolution < 8:
@@ -199,27 +197,8 @@ class ReacherEnv(gym.Env):
         self.data.act[:] = 0.0
         self._mujoco.mj_forward(self.model, self.data)
 
-    @property
-    def goal(self) -> np.ndarray:
-        return self._goal.copy()
-
-    def is_success(self, state, goal) -> bool:
-        """The published test (:func:`is_success`)."""
-        return is_success(np.asarray(state), np.asarray(goal))
-
-    def goal_distance(self, state, goal) -> float:
-        """The largest joint-angle error that ``is_success`` thresholds (:func:`goal_distance`)."""
-        return goal_distance(np.asarray(state), np.asarray(goal))
-
     def render_state(self, state) -> np.ndarray:
         """The frame ``uint8 (res, res, 3)`` of any ``state``; the simulation is left as it was."""
-        qpos, qvel, ctrl = self.data.qpos.copy(), self.data.qvel.copy(), self.data.ctrl.copy()
-        self.set_state(state)
-        frame = self.render()
-        self.data.qpos[:], self.data.qvel[:], self.data.ctrl[:] = qpos, qvel, ctrl
-        self._mujoco.mj_forward(self.model, self.data)
-        return frame
-
-    def _info(self) -> dict[str, Any]:
-        state = self.get_state()
-        return {"state": state, "goal": self._goal.copy(), "success": is_success(state, self._goal)}
+        with kept_physics(self.data, lambda: self._mujoco.mj_forward(self.model, self.data)):
+            self.set_state(state)
+            return self.render()

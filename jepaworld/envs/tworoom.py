@@ -30,6 +30,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from jepaworld.envs.goal import GoalTask
 from jepaworld.errors import JepaworldError
 
 DYNAMICS = "reference-door-band"  # recorded in collected files; older Two-Room data is refused
@@ -80,6 +81,11 @@ def far_corner(start: np.ndarray, goal: np.ndarray) -> bool:
     return cross_wall(start, goal) and bool(start[1] >= FAR_Y and goal[1] >= FAR_Y)
 
 
+def goal_distance(state: np.ndarray, goal: np.ndarray) -> float:
+    """Canvas pixels between the agent and the goal position (what :func:`is_success` thresholds)."""
+    return float(np.hypot(state[0] - goal[0], state[1] - goal[1]))
+
+
 def is_success(state: np.ndarray, goal: np.ndarray) -> bool:
     """Agent within 16 px (canvas) of the goal position."""
     return bool(np.hypot(state[0] - goal[0], state[1] - goal[1]) <= SUCCESS_PX)
@@ -120,7 +126,7 @@ def move(x: float, y: float, dx: float, dy: float) -> tuple[float, float]:
     return nx, ny
 
 
-class TwoRoomEnv(gym.Env):
+class TwoRoomEnv(GoalTask, gym.Env):
     """Gymnasium env; observations are rendered frames ``uint8 (res, res, 3)``.
 
     ``reset(options={"state": (2,), "goal": (2,)})`` places the agent and the goal (both random
@@ -129,6 +135,7 @@ class TwoRoomEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    success_test, distance = staticmethod(is_success), staticmethod(goal_distance)
 
     def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array"):
         if resolution < 8:
@@ -188,18 +195,6 @@ class TwoRoomEnv(gym.Env):
     def set_state(self, state) -> None:
         self._state = self._checked(state)
 
-    def is_success(self, state, goal) -> bool:
-        """The published test: agent within 16 px (canvas) of the goal position."""
-        return is_success(np.asarray(state), np.asarray(goal))
-
-    def goal_distance(self, state, goal) -> float:
-        """Canvas pixels between the agent and the goal position (what ``is_success`` thresholds)."""
-        return float(np.hypot(state[0] - goal[0], state[1] - goal[1]))
-
-    @property
-    def goal(self) -> np.ndarray:
-        return self._goal.copy()
-
     def render_state(self, state) -> np.ndarray:
         """The frame ``uint8 (res, res, 3)`` with the agent at ``state`` (2,) — a goal image."""
         img = self._background.copy()
@@ -226,10 +221,3 @@ class TwoRoomEnv(gym.Env):
                 f"[{DOOR_BAND_LO}, {DOOR_BAND_HI}]), y in [{LO}, {HI}]"
             )
         return s
-
-    def _info(self) -> dict[str, Any]:
-        return {
-            "state": self._state.copy(),
-            "goal": self._goal.copy(),
-            "success": is_success(self._state, self._goal),
-        }
