@@ -276,3 +276,19 @@ def test_rollout_horizon_keeps_enough_windows():
     assert rollout_horizon([200, 200], 2, 5, 16) == 16  # long episodes: the asked horizon
     assert rollout_horizon([34, 38], 2, 5, 16) == 3  # 34 + 38 - 2 * 20 = 32 windows at horizon 3
     assert rollout_horizon([8], 2, 5, 16) == 1
+
+
+def test_cli_import_export(tmp_path):
+    from typer.testing import CliRunner
+
+    from jepaworld.cli.main import app
+
+    out = tmp_path / "cli.h5"
+    r = CliRunner().invoke(app, ["data", "import", "lerobot", str(DATASET), "--out", str(out), "--resolution", "32"])
+    assert r.exit_code == 0, r.output
+    assert "296 frames" in r.output and "jepaworld train -c cpu --data" in r.output
+    r = CliRunner().invoke(app, ["data", "export", "lerobot", str(out), "--out", str(tmp_path / "ds")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "ds" / "meta" / "info.json").exists()
+    r = CliRunner().invoke(app, ["data", "import", "lerobot", str(DATASET), "--out", str(out), "--camera", "side"])
+    assert r.exit_code != 0 and "no camera 'side'" in r.output
