@@ -45,6 +45,7 @@ def demo(
     (``jepaworld report``: one self-contained file)."""
     from jepaworld.cli.collect import run_collect
     from jepaworld.cli.eval import run_eval, summary_table
+    from jepaworld.cli.progress import print_table
     from jepaworld.cli.train import run_training
     from jepaworld.eval.report import write_report
 
@@ -101,9 +102,9 @@ def demo(
             report = run_eval(model, cfg.plan, cfg.eval, eval_dir, None, True)
         agent_report = two_loops(model, cfg, root / "run") if agent else None
         page = write_report(root / "run")
-    console.print(summary_table(report))
+    print_table(console, summary_table(report))
     if agent_report is not None:
-        console.print(summary_table(agent_report))
+        print_table(console, summary_table(agent_report))
     console.print(f"[bold green]report:[/] {page}   ({(time.perf_counter() - t0) / 60:.1f} min)")
 
 

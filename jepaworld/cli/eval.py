@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from jepaworld.cli.errors import user_errors
-from jepaworld.cli.progress import progress_bars
+from jepaworld.cli.progress import print_table, progress_bars
 from jepaworld.cli.train import SetOpt
 from jepaworld.config import update
 
@@ -25,8 +25,9 @@ def plan_description(plan: dict[str, Any]) -> str:
     return plan.get("description") or from_dict({"plan": {k: v for k, v in plan.items()}}).plan.describe()
 
 
-def summary_table(report: dict[str, Any]) -> Table:
-    """The success table of a ``results.json`` dict: every method beside the protocol and planner."""
+def summary_table(report: dict[str, Any]) -> Group:
+    """The success table of a ``results.json`` dict: every method beside the protocol and planner; agents,
+    perturbations and memory routes in a second table (each fits 80 columns)."""
     p = report["protocol"]
     redrawn = p.get("redrawn", 0)
     t = Table(
@@ -36,33 +37,36 @@ def summary_table(report: dict[str, Any]) -> Table:
     summary = report["summary"]
     perturbed = any(s.get("perturbed") for s in summary.values())
     agents = any(not _nan(s.get("ms_per_step")) for s in summary.values())
-    cols = ["method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"]
-    cols += ["recovered", "steps to recover"] if perturbed else []
-    cols += ["ms / step", "model calls / step", "plans / episode", "guard alarms"] if agents else []
     routed = any(not _nan(s.get("reroutes_per_episode")) for s in summary.values())
+    for col in ["method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"]:
+        t.add_column(col, justify="left" if col == "method" else "right", overflow="fold")
+    cols = ["recovered (steps to)"] if perturbed else []
+    cols += ["ms / step", "model calls / step", "plans / episode", "guard: false alarms / detected"] if agents else []
     cols += ["re-routes / episode"] if routed else []
-    for col in cols:
-        t.add_column(col, justify="right" if col != "method" else "left")
+    more = Table(title="agents, perturbations and routes" if cols else None)
+    for col in ["method", *cols]:
+        more.add_column(col, justify="left" if col == "method" else "right", overflow="fold")
     for name, s in summary.items():
         lo, hi = s["ci95"]
         plan = (
             f"{s['plan_time_median_s']:.2f} / {s['plan_time_p90_s']:.2f} ({s['envs_per_plan']:.0f} envs)"
             if s["plans"] else "-"
         )  # fmt: skip
-        row = [name, f"{100 * s['success_rate']:.0f}%", f"{100 * lo:.0f}-{100 * hi:.0f}%",
-               _num(s["mean_steps_to_success"], 1), _num(s["mean_final_distance"], 1), plan]  # fmt: skip
+        t.add_row(name, f"{100 * s['success_rate']:.0f}%", f"{100 * lo:.0f}-{100 * hi:.0f}%",
+                  _num(s["mean_steps_to_success"], 1), _num(s["mean_final_distance"], 1), plan)  # fmt: skip
+        row = [name]
         if perturbed:
-            row += [f"{s['recovered']} / {s['perturbed']}", _num(s.get("mean_steps_to_recover"), 1)]
+            row += [f"{s['recovered']} / {s['perturbed']} ({_num(s.get('mean_steps_to_recover'), 1)})"]
         if agents:
             alarms = "-" if _nan(s.get("false_alarm_rate")) else (
-                f"{100 * s['false_alarm_rate']:.1f}% false"
-                + ("" if _nan(s.get("detection_rate")) else f", {100 * s['detection_rate']:.0f}% detected"))
+                f"{100 * s['false_alarm_rate']:.1f}%"
+                + ("" if _nan(s.get("detection_rate")) else f" / {100 * s['detection_rate']:.0f}%"))
             row += [_num(s.get("ms_per_step"), 3), _num(s.get("model_calls_per_step"), 1),
                     _num(s.get("plans_per_episode"), 2), alarms]  # fmt: skip
         if routed:
             row += [_num(s.get("reroutes_per_episode"), 2)]
-        t.add_row(*row)
-    return t
+        more.add_row(*row)
+    return Group(t, more) if cols else Group(t)
 
 
 def _nan(x: Any) -> bool:
@@ -167,7 +171,7 @@ def eval_cmd(
         folder = Path(out) if out else model.checkpoint_path.parent.parent / "eval" / tag
         report = run_eval(model, cfg.plan, cfg.eval, folder, data, baselines, agents=agents, perturb=perturb,
                           perturb_step=perturb_step, memory=memory)  # fmt: skip
-    console.print(summary_table(report))
+    print_table(console, summary_table(report))
     console.print(f"results: {folder}/results.json   plot: {folder}/success.png   videos: {folder}/videos/")
     if report.get("agents"):
         console.print(f"decisions: {folder}/decisions.json   surprise and loops: {folder}/agent.png")
