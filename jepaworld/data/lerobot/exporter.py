@@ -71,6 +71,18 @@ def image_stats(frames: np.ndarray) -> dict[str, Any]:
     return {k: [[[v]] for v in vals] for k, vals in per.items()} | {"count": [len(frames)]}
 
 
+def episode_stats(key: str, pixels: np.ndarray, cols: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One episode's ``stats/<feature>/<statistic>`` columns of ``meta/episodes`` (LeRobot aggregates them)."""
+    out = {}
+    for name, values in cols.items():
+        v = np.asarray(values, np.float64)
+        for stat, x in vector_stats(v.reshape(len(v), -1)).items():
+            out[f"stats/{name}/{stat}"] = x
+    for stat, x in image_stats(pixels).items():
+        out[f"stats/{key}/{stat}"] = x
+    return out
+
+
 def _feature_info(size: int, fps: float, codec: str) -> dict[str, Any]:
     """``info.json``'s video facts; the codec by its canonical name (``libsvtav1`` -> ``av1``), as LeRobot has it."""
     import av
@@ -80,7 +92,8 @@ def _feature_info(size: int, fps: float, codec: str) -> dict[str, Any]:
             "video.crf": CRF}  # fmt: skip
     if codec == "libsvtav1":
         info["video.preset"] = PRESET
-    return info | {"is_depth_map": False}
+    return info | {"video.fast_decode": 0, "video.video_backend": "pyav", "video.extra_options": {},
+                   "is_depth_map": False}  # fmt: skip
 
 
 def _vector_type(dim: int):
@@ -172,7 +185,7 @@ def export_lerobot(
         state = f.file[state_col][...] if state_col else None
         size = f.resolution
         key = f"observation.images.{camera}"
-        dims = {"action": action.shape[1]} | ({"observation.state": state.shape[1]} if state is not None else {})
+        dims = ({"observation.state": state.shape[1]} if state is not None else {}) | {"action": action.shape[1]}
         tmp = out.with_name(f".{out.name}.exporting")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
@@ -210,7 +223,7 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, codec: str, ep_
         if writer is None:
             loc = {"chunk_index": file_no // CHUNK_FILES, "file_index": file_no % CHUNK_FILES}
             writer = VideoWriter(root / VIDEO_PATH.format(video_key=key, **loc), fps, f.resolution, codec)
-            cols, in_file = {"action": [], "observation.state": [], "timestamp": [], "frame_index": [],
+            cols, in_file = {"observation.state": [], "action": [], "timestamp": [], "frame_index": [],
                              "episode_index": [], "index": [], "task_index": []}, 0  # fmt: skip
             if state is None:
                 del cols["observation.state"]
@@ -234,7 +247,7 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, codec: str, ep_
             f"videos/{key}/chunk_index": loc["chunk_index"], f"videos/{key}/file_index": loc["file_index"],
             f"videos/{key}/from_timestamp": start, f"videos/{key}/to_timestamp": start + n / fps,
             "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0,
-        })  # fmt: skip
+        } | episode_stats(key, pixels, {k: v[-1] for k, v in cols.items()}))  # fmt: skip
         in_file += n
         frames_done += n
         if progress:
