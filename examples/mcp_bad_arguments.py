@@ -51,7 +51,7 @@ async def main(run: str) -> None:
             up = not (await c.call_tool("describe", {})).is_error
             message = " ".join(r.content[0].text.split()).replace("|", "\\|")
             shown = json.dumps(args).replace("|", "\\|")
-            shown = shown if len(shown) < 60 else shown[:57] + "...}"
+            shown = shown if len(shown) < 80 else shown[:77] + "...}"
             print(f"| `{tool}` | `{shown}` | {'yes' if r.is_error else 'NO'}: {message} | {'yes' if up else 'NO'} |")
 
 

@@ -209,6 +209,9 @@ class World:
         if (session is None) == (image is None):
             raise JepaworldError("give exactly one of session (remember its frame now, with its true state) or "
                                  "image (base64 PNG of the goal)")  # fmt: skip
+        if not replace and name in self.store.goal_names():
+            raise JepaworldError(f"a goal named {name!r} is already remembered; pass replace=true to overwrite it, or "
+                                 "choose another name")  # fmt: skip
         state = None
         if session is not None:
             s = self._session(session)
