@@ -139,12 +139,17 @@ def test_every_tool_over_stdio_and_bad_arguments_are_tool_errors(served, tiny_ru
             assert [d["block"] for d in stepped["imagination"]] == [1, 2]
             assert all(d["latent_error"] >= 0 for d in stepped["imagination"])
             assert stepped["state"]["agent"]["x"] == 50.0 + 2 * fs * 5.0  # 5 px per step to the right
+            part = await _ok(c, "step", {"session": sid, "actions": [[0.0, -1.0]]})
+            assert part["pending_actions"] == 1 and part["surprise"] == []
+            r = await c.call_tool("imagine", {"session": sid, "actions": acts})
+            assert r.is_error and f"step {fs - 1} more actions first" in r.content[0].text
+            await _ok(c, "step", {"session": sid, "actions": [[0.0, -1.0]] * (fs - 1)})
 
             r = await c.call_tool("go_to", {"session": sid, "goal": "goal", "max_steps": 12, "agent": "planner"})
             went = r.structured_content
             assert not r.is_error and len(r.content) == 3  # text, film strip, final frame
             assert went["routed_through_memory"] and 0 < went["steps"] <= 12 and went["plans"] >= 1
-            assert isinstance(went["reached"], bool) and went["step"] == 2 * fs + went["steps"]
+            assert isinstance(went["reached"], bool) and went["step"] == 3 * fs + went["steps"]
             went = await _ok(c, "go_to", {"session": sid, "goal": "goal", "max_steps": 10})
             assert went["agent"] == "guarded" and not went["routed_through_memory"] and went["steps"] <= 10
 

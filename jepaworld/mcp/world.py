@@ -242,18 +242,18 @@ class World:
         if len(raw) % fs:
             raise JepaworldError(f"actions: {len(raw)} actions; the model predicts whole blocks of {fs}: give a "
                                  f"multiple of {fs} (at most {fs * most})")  # fmt: skip
+        if s.pending:
+            raise JepaworldError(f"the session is {len(s.pending)} actions into a block of {fs}; the model imagines "
+                                 f"from a block's end: step {fs - len(s.pending)} more actions first")  # fmt: skip
         K = len(raw) // fs
         device = s.history.z.device
         blocks = torch.as_tensor(meta.normalizer.normalize_action(raw).reshape(1, K, fs * meta.action_dim),
                                  dtype=torch.float32, device=device)  # fmt: skip
         with torch.inference_mode():
             z = self.model.rollout(s.history.z_hist, blocks, s.history.hist_blocks)[0]  # (K, D)
-        s.imagined = Imagined(actions=raw, z=z) if not s.pending else None
+        s.imagined = Imagined(actions=raw, z=z)
         preds = [{"block": k + 1, "after_steps": (k + 1) * fs, "entities": self._read(z[k])} for k in range(K)]
-        note = ("step these actions next and step reports how far reality departs from this imagination"
-                if s.imagined is not None else
-                f"{len(s.pending)} actions of an unfinished block are pending: finish it before imagining to "
-                "compare the imagination with what happens")  # fmt: skip
+        note = "step these actions next and step reports how far reality departs from this imagination"
         last = preds[-1]["entities"]
         return Answer({"summary": f"imagined {K} blocks ({len(raw)} actions); after them the probe reads "
                                   f"{_short(last)}.", "session": s.id, "predictions": preds, "note": note})  # fmt: skip
