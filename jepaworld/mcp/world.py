@@ -65,6 +65,8 @@ class Answer:
 
 
 class World:
+    """The model, its sessions, goals and probe (see the module docstring); ``close()`` when done."""
+
     def __init__(self, model: Any, settings: WorldSettings | None = None) -> None:
         self.model, self.settings = model, settings or WorldSettings()
         meta = model.meta
@@ -103,7 +105,6 @@ class World:
         if self._scratch is not None:
             self._scratch.cleanup()
 
-    # ------------------------------------------------------------------------------- set-up
     # ------------------------------------------------------------------------------ helpers
     def _session(self, session_id: str) -> Live:
         s = self.sessions.get(session_id)
