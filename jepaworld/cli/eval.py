@@ -102,7 +102,7 @@ def eval_cmd(
     planner: Annotated[str | None, typer.Option(help="cem | mppi | gd (default: the run's config).")] = None,
     preset: Annotated[
         str | None,
-        typer.Option("--preset", help="Planner preset from configs/plan/: published | published-bf16 | fast."),
+        typer.Option("--preset", help="Planner preset from configs/plan/: published | published-bf16 | fast | icem."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the episode draw and of the planner.")] = 0,
     n_envs: Annotated[int, typer.Option(help="Environments planned in one batch.")] = 50,
