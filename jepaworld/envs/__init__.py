@@ -3,7 +3,8 @@
 import gymnasium as gym
 
 from jepaworld.envs.experts import TwoRoomExpert, heuristic, random_policy, route, tworoom_expert
-from jepaworld.envs.registry import EnvSpec, UnknownEnvError, get_spec, make, names
+from jepaworld.envs.registry import EnvSpec, UnknownEnvError, get_spec, make, names, state_layout
+from jepaworld.envs.state import Quantity, StateLayout, Teleport
 from jepaworld.envs.tworoom import TwoRoomEnv, cross_wall, is_success, same_room
 
 if "jepaworld/TwoRoom-v0" not in gym.registry:
@@ -17,6 +18,9 @@ if "jepaworld/Cube-v0" not in gym.registry:  # OGBench's cube-single: needs the 
 
 __all__ = [
     "EnvSpec",
+    "Quantity",
+    "StateLayout",
+    "Teleport",
     "TwoRoomEnv",
     "TwoRoomExpert",
     "UnknownEnvError",
@@ -29,5 +33,6 @@ __all__ = [
     "random_policy",
     "route",
     "same_room",
+    "state_layout",
     "tworoom_expert",
 ]

@@ -31,6 +31,7 @@ import numpy as np
 
 from jepaworld.envs.goal import GoalTask, kept_physics
 from jepaworld.envs.mujoco_gl import require_mujoco
+from jepaworld.envs.state import Quantity, StateLayout
 from jepaworld.errors import JepaworldError
 
 DYNAMICS = "ogbench-1.2.2-cube-single"  # recorded in collected files: data of other dynamics is refused
@@ -43,6 +44,19 @@ STATE_DIM = QVEL + NV
 PACKAGES = ("mujoco", "dm_control", "ogbench")
 MESH_CELL = 0.005  # m: grid on which the arm's visual meshes are coarsened for drawing
 NOISE_SMOOTHING = 0.5  # the expert's noise: n_t = 0.5 n_{t-1} + sqrt(1 - 0.5^2) * N(0, noise^2)
+_XYZ = (EFFECTOR, EFFECTOR + 1, EFFECTOR + 2)
+LAYOUT = StateLayout(
+    quantities=(
+        Quantity("effector position", _XYZ, ("effector x", "effector y", "effector z")),
+        Quantity("gripper opening", (OPENING,), ("gripper",)),
+        Quantity("cube position", (CUBE, CUBE + 1, CUBE + 2), ("cube x", "cube y", "cube z")),
+    ),
+    entities={
+        "effector": (list(_XYZ), ["x", "y", "z"]),
+        "gripper": ([OPENING], ["opening"]),
+        "cube": ([CUBE, CUBE + 1, CUBE + 2], ["x", "y", "z"]),
+    },
+)
 
 
 def cube_position(state: np.ndarray) -> np.ndarray:

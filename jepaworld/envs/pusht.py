@@ -50,7 +50,7 @@ import gymnasium as gym
 import numpy as np
 
 from jepaworld.envs.goal import GoalTask
-from jepaworld.envs.state import wrap_angle
+from jepaworld.envs.state import Quantity, StateLayout, Teleport, wrap_angle
 from jepaworld.errors import JepaworldError
 
 if TYPE_CHECKING:
@@ -305,6 +305,41 @@ def build_space(state: np.ndarray, friction: float) -> tuple[pymunk.Space, pymun
     block.position = (float(state[2]), float(state[3]))
     space.add(agent, agent_shape, block, *shapes)
     return space, agent, block
+
+
+def agent_clear_of_block(state: np.ndarray) -> bool:
+    """The agent does not overlap the block (5 px of clearance): a teleported block must leave it so."""
+    s = np.asarray(state)
+    return bool(t_distance(s[None, :2].astype(np.float64), s[2:5].astype(np.float64))[0] > AGENT_RADIUS + 5.0)
+
+
+def displace_block(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``state`` with the block at a random pose inside the walls, clear of the agent, at rest (evaluation's
+    ``teleport``)."""
+    margin = WALL_LO + WALL_RADIUS + 3.0
+    out = np.array(state, np.float32, copy=True)
+    for _ in range(10_000):
+        pose = np.array([*rng.uniform(100.0, 400.0, 2), rng.uniform(-math.pi, math.pi)])
+        corners = t_corners(pose)
+        inside = corners.min() >= margin and corners.max() <= CANVAS - margin
+        if inside and t_distance(out[None, :2].astype(np.float64), pose)[0] > AGENT_RADIUS + 5.0:
+            out[2:5] = [pose[0], pose[1], pose[2] % (2 * math.pi)]
+            if len(out) > 5:
+                out[5:] = 0.0
+            return out
+    raise JepaworldError("no block pose clear of the agent was found")
+
+
+LAYOUT = StateLayout(
+    quantities=(
+        Quantity("agent position", (0, 1), ("agent x", "agent y")),
+        Quantity("block position", (2, 3), ("block x", "block y")),
+        Quantity("block angle", (4,), ("sin angle", "cos angle"), angle=True),
+    ),
+    entities={"agent": ([0, 1], ["x", "y"]), "block": ([2, 3, 4], ["x", "y", "angle"])},
+    teleport=Teleport("block", (2, 3, 4), (2, 3), clear=agent_clear_of_block),
+    perturb=(displace_block, "the block is displaced to a random pose inside the walls, clear of the agent"),
+)
 
 
 class PushTEnv(GoalTask, gym.Env):

@@ -29,7 +29,7 @@ import numpy as np
 
 from jepaworld.envs.goal import GoalTask, kept_physics
 from jepaworld.envs.mujoco_gl import require_mujoco
-from jepaworld.envs.state import wrap_angle
+from jepaworld.envs.state import Quantity, StateLayout, wrap_angle
 from jepaworld.errors import JepaworldError
 
 DYNAMICS = "dm_control-reacher-1step"  # recorded in collected files: data of other dynamics is refused
@@ -62,6 +62,21 @@ def is_success(state: np.ndarray, goal: np.ndarray) -> bool:
 def sample_state(rng: np.random.Generator) -> np.ndarray:
     """A random configuration at rest ``(4,)``: shoulder anywhere, wrist within its limits."""
     return np.array([rng.uniform(-np.pi, np.pi), rng.uniform(-WRIST_LIMIT, WRIST_LIMIT), 0.0, 0.0], np.float32)
+
+
+def teleport_arm(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The arm at a random configuration at rest (evaluation's ``teleport``)."""
+    return sample_state(rng)
+
+
+LAYOUT = StateLayout(
+    quantities=(
+        Quantity("shoulder angle", (0,), ("sin shoulder", "cos shoulder"), angle=True),
+        Quantity("wrist angle", (1,), ("sin wrist", "cos wrist"), angle=True),
+    ),
+    entities={"arm": ([0, 1], ["shoulder", "wrist"])},
+    perturb=(teleport_arm, "the arm is teleported to a random configuration at rest"),
+)
 
 
 def checked_state(state: Any) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 from jepaworld.envs import cube, experts, pusht, pusht_expert, reacher, tworoom
 from jepaworld.envs.mujoco_gl import require_mujoco
 from jepaworld.envs.pixels import PixelEnv, flat_dim
+from jepaworld.envs.state import StateLayout
 from jepaworld.errors import JepaworldError
 
 GYM_PREFIX = "gymnasium:"
@@ -52,6 +53,7 @@ class EnvSpec:
     subsets: Mapping[str, Callable[[np.ndarray, np.ndarray], bool]] = field(default_factory=dict)
     dynamics: str | None = None  # version of the env's dynamics; data collected under another is refused
     requires: Callable[[], object] | None = None  # raises a JepaworldError saying what to install, if anything
+    layout: StateLayout | None = None  # what the state means (None: read column by column)
 
 
 _BUILTIN = {
@@ -65,6 +67,7 @@ _BUILTIN = {
         heuristic=experts.heuristic,
         subsets={"cross-wall": tworoom.cross_wall, "far-corner": tworoom.far_corner},
         dynamics=tworoom.DYNAMICS,
+        layout=tworoom.LAYOUT,
     ),
     "pusht": EnvSpec(
         name="pusht",
@@ -75,6 +78,7 @@ _BUILTIN = {
         action_high=np.ones(2, np.float32),
         heuristic=pusht_expert.agent_to_goal,
         dynamics=pusht.DYNAMICS,
+        layout=pusht.LAYOUT,
     ),
     "reacher": EnvSpec(
         name="reacher",
@@ -85,6 +89,7 @@ _BUILTIN = {
         action_high=np.ones(2, np.float32),
         heuristic=reacher.heuristic,
         dynamics=reacher.DYNAMICS,
+        layout=reacher.LAYOUT,
         requires=lambda: require_mujoco("Reacher"),
     ),
     "cube": EnvSpec(
@@ -96,6 +101,7 @@ _BUILTIN = {
         action_high=np.ones(5, np.float32),
         heuristic=cube.heuristic,
         dynamics=cube.DYNAMICS,
+        layout=cube.LAYOUT,
         requires=lambda: require_mujoco("Cube", cube.PACKAGES),
     ),
 }
@@ -103,6 +109,13 @@ _BUILTIN = {
 
 def names() -> list[str]:
     return sorted(_BUILTIN) + [f"{GYM_PREFIX}ID"]
+
+
+def state_layout(name: str) -> StateLayout | None:
+    """What ``name``'s state means (None for an env without a declared layout). Reads no extra and
+    builds nothing: probes and memories of a run read it without the simulator installed."""
+    spec = _BUILTIN.get(name)
+    return spec.layout if spec is not None else None
 
 
 def _gym_id(name: str) -> str:

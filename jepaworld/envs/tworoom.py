@@ -31,6 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 from jepaworld.envs.goal import GoalTask
+from jepaworld.envs.state import Quantity, StateLayout, Teleport
 from jepaworld.errors import JepaworldError
 
 DYNAMICS = "reference-door-band"  # recorded in collected files; older Two-Room data is refused
@@ -124,6 +125,19 @@ def move(x: float, y: float, dx: float, dy: float) -> tuple[float, float]:
         elif nx < BAND_HI:
             nx = STOP_RIGHT
     return nx, ny
+
+
+def teleport_agent(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The agent at a uniformly random free position, either room (evaluation's ``teleport``)."""
+    return sample_free(rng)
+
+
+LAYOUT = StateLayout(
+    quantities=(Quantity("agent position", (0, 1), ("agent x", "agent y")),),
+    entities={"agent": ([0, 1], ["x", "y"])},
+    teleport=Teleport("agent", (0, 1), (0, 1)),
+    perturb=(teleport_agent, "the agent is teleported to a uniformly random free position"),
+)
 
 
 class TwoRoomEnv(GoalTask, gym.Env):

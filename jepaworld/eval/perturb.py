@@ -7,22 +7,23 @@ one evaluation meets the same perturbation in the same episode.
 
     perturbation = make_perturbation("tworoom", "teleport", step=15, seed=0)
 
-Registered: ``teleport`` for Two-Room (the agent moves to a uniformly random free position, either
-room) and Push-T (the block moves to a random pose inside the walls, clear of the agent).
+``teleport`` is what the env's ``StateLayout.perturb`` declares: Two-Room, the agent moves to a
+uniformly random free position, either room; Push-T, the block moves to a random pose inside the
+walls, clear of the agent; Reacher, the arm jumps to a random configuration at rest.
 ``register_perturbation(env, kind, description)`` adds one for another env.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from jepaworld.envs import names, state_layout
+from jepaworld.envs.state import PerturbFn
 from jepaworld.errors import JepaworldError
 
-PerturbFn = Callable[[np.ndarray, np.random.Generator], np.ndarray]  # (state, rng) -> perturbed state
 KINDS = ("none", "teleport")
 
 
@@ -59,30 +60,12 @@ def register_perturbation(env: str, kind: str, description: str) -> Callable[[Pe
     return register
 
 
-@register_perturbation("tworoom", "teleport", "the agent is teleported to a uniformly random free position")
-def _tworoom_teleport(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    from jepaworld.envs.tworoom import sample_free
-
-    return sample_free(rng)
-
-
-@register_perturbation("pusht", "teleport", "the block is displaced to a random pose inside the walls, clear of "
-                                            "the agent")  # fmt: skip
-def _pusht_displace_block(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    from jepaworld.envs import pusht
-
-    margin = pusht.WALL_LO + pusht.WALL_RADIUS + 3.0
-    out = np.array(state, np.float32, copy=True)
-    for _ in range(10_000):
-        pose = np.array([*rng.uniform(100.0, 400.0, 2), rng.uniform(-math.pi, math.pi)])
-        corners = pusht.t_corners(pose)
-        inside = corners.min() >= margin and corners.max() <= pusht.CANVAS - margin
-        if inside and pusht.t_distance(out[None, :2].astype(np.float64), pose)[0] > pusht.AGENT_RADIUS + 5.0:
-            out[2:5] = [pose[0], pose[1], pose[2] % (2 * math.pi)]
-            if len(out) > 5:
-                out[5:] = 0.0
-            return out
-    raise JepaworldError("no block pose clear of the agent was found")
+def _registered(env: str, kind: str) -> tuple[PerturbFn, str] | None:
+    """Perturbation ``kind`` of ``env``: registered, or for ``teleport`` the env's ``StateLayout.perturb``."""
+    if (env, kind) in _REGISTRY:
+        return _REGISTRY[(env, kind)]
+    layout = state_layout(env)
+    return layout.perturb if kind == "teleport" and layout is not None else None
 
 
 def make_perturbation(env: str, kind: str, step: int, seed: int) -> Perturbation | None:
@@ -93,11 +76,12 @@ def make_perturbation(env: str, kind: str, step: int, seed: int) -> Perturbation
         raise JepaworldError(f"unknown --perturb {kind!r}; expected one of {', '.join(KINDS)}")
     if step < 1:
         raise JepaworldError(f"--perturb-step must be >= 1, got {step}")
-    if (env, kind) not in _REGISTRY:
-        known = ", ".join(sorted(e for e, k in _REGISTRY if k == kind))
+    found = _registered(env, kind)
+    if found is None:
+        known = ", ".join(sorted(e for e in {*names(), *(e for e, _ in _REGISTRY)} if _registered(e, kind)))
         raise JepaworldError(
             f"{env} has no {kind!r} perturbation (registered for: {known}); add one with "
             "jepaworld.eval.perturb.register_perturbation"
         )
-    fn, description = _REGISTRY[(env, kind)]
+    fn, description = found
     return Perturbation(env=env, kind=kind, step=step, seed=seed, fn=fn, description=description)

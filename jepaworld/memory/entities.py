@@ -1,7 +1,9 @@
 """Entities a memory tracks per env, as columns of the env state, and a linear probe that decodes them.
 
-Two-Room: the agent (x, y). Push-T: the agent (x, y) and the block (x, y, angle). Any other env:
-one entity ``state`` with every state column. ``StateDecoder`` is a ridge probe (the science
+Each env's ``StateLayout`` (``jepaworld.envs.state``) names them: Two-Room the agent (x, y); Push-T
+the agent (x, y) and the block (x, y, angle); Reacher the arm (shoulder, wrist); Cube the effector
+(x, y, z), the gripper (opening) and the cube (x, y, z). An env without a layout: one entity ``state``
+with every state column. ``StateDecoder`` is a ridge probe (the science
 probes' closed form) from embeddings to the env state; an angle column is fitted as (sin, cos)
 and read back with atan2, so it does not wrap.
 """
@@ -14,21 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from jepaworld.config import json_text
+from jepaworld.envs import state_layout
 from jepaworld.errors import JepaworldError
 
 Entities = dict[str, tuple[list[int], list[str]]]  # name -> (state columns, field names)
 
-_KNOWN: dict[str, Entities] = {
-    "tworoom": {"agent": ([0, 1], ["x", "y"])},
-    "pusht": {"agent": ([0, 1], ["x", "y"]), "block": ([2, 3, 4], ["x", "y", "angle"])},
-}
-_ANGLES: dict[str, list[int]] = {"pusht": [4]}
-
 
 def env_entities(env: str, state_dim: int) -> Entities:
     """The entities of ``env`` whose states have ``state_dim`` columns."""
-    if env in _KNOWN:
-        return _KNOWN[env]
+    layout = state_layout(env)
+    if layout is not None:
+        return {name: (list(cols), list(fields)) for name, (cols, fields) in layout.entities.items()}
     return {"state": (list(range(state_dim)), [f"s{i}" for i in range(state_dim)])}
 
 
@@ -47,7 +45,8 @@ class StateDecoder:
     def fit(cls, z: np.ndarray, state: np.ndarray, env: str, lam: float = 1e-3) -> StateDecoder:
         from jepaworld.science.probes import _ridge_solve
 
-        angles = [a for a in _ANGLES.get(env, []) if a < state.shape[1]]
+        layout = state_layout(env)
+        angles = [a for a in (layout.angle_columns if layout else []) if a < state.shape[1]]
         targets = _targets(np.asarray(state, np.float64), angles)
         mean, std = z.mean(0), np.maximum(z.std(0), 1e-6)
         w, b = _ridge_solve((z - mean) / std, targets, lam)

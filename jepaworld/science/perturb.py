@@ -8,9 +8,9 @@ and ``j + 1``. The three kinds share the start and the actions, and are identica
 
 - unperturbed: the actions as executed;
 - teleport: after the block that leads to frame ``K``, ``set_state`` moves part of the state to
-  where it was in another held-out frame, at least the median distance away: the agent in
-  Two-Room, the block (position and angle, clear of the agent) in Push-T, the whole state in any
-  other env. Frame ``K`` shows the jump; the actions then continue from there;
+  where it was in another held-out frame, at least the median distance away: what the env's
+  ``StateLayout.teleport`` names (the agent in Two-Room, the block, position and angle, clear of the
+  agent, in Push-T), the whole state in any other env. Frame ``K`` shows the jump; the actions then continue from there;
 - recolour: the unperturbed frames from ``K`` on with their colour channels reversed (RGB -> BGR):
   in Two-Room the red agent turns blue (floor and walls are grey and stay as they are); in Push-T
   the blue agent turns orange and the grey block changes tint.
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from jepaworld.data import EpisodeFile
-from jepaworld.envs import get_spec, make
-from jepaworld.envs.goal import goal_provider
+from jepaworld.envs import get_spec, make, state_layout
+from jepaworld.envs.goal import goal_provider, missing_goal_methods
 from jepaworld.errors import JepaworldError
 
 KINDS = ("unperturbed", "teleport", "recolour")
@@ -47,11 +47,11 @@ class MatchedTrajectories:
 
 def teleported_part(env_name: str) -> tuple[str, list[int], list[int]]:
     """What a teleport moves in ``env_name``: (name, state indices replaced, indices its distance is measured on)."""
-    if env_name == "tworoom":
-        return "agent", [0, 1], [0, 1]
-    if env_name == "pusht":
-        return "block", [2, 3, 4], [2, 3]
-    return "state", [], []  # empty: the whole state
+    layout = state_layout(env_name)
+    if layout is None or layout.teleport is None:
+        return "state", [], []  # empty: the whole state
+    t = layout.teleport
+    return t.part, list(t.columns), list(t.measure)
 
 
 def teleport_state(env_name: str, state: np.ndarray, pool: np.ndarray, rng: np.random.Generator,
@@ -79,13 +79,10 @@ def teleport_state(env_name: str, state: np.ndarray, pool: np.ndarray, rng: np.r
 
 
 def _clear(env_name: str, state: np.ndarray) -> bool:
-    """Push-T: the agent must not overlap the teleported block (5 px of clearance)."""
-    if env_name != "pusht":
-        return True
-    from jepaworld.envs import pusht
-
-    return bool(pusht.t_distance(state[None, :2].astype(np.float64), state[2:5].astype(np.float64))[0]
-                > pusht.AGENT_RADIUS + 5.0)  # fmt: skip
+    """Whether the env's teleport accepts ``state`` (Push-T: the agent clear of the teleported block)."""
+    layout = state_layout(env_name)
+    clear = layout.teleport.clear if layout is not None and layout.teleport is not None else None
+    return clear is None or clear(state)
 
 
 def recolour(frames: np.ndarray) -> np.ndarray:
@@ -141,7 +138,7 @@ def matched_trajectories(
     rng = np.random.default_rng(seed)
     env = make(env_name, resolution=resolution)
     for name in ("get_state", "set_state"):
-        if not callable(getattr(goal_provider(env), name, None)):
+        if name in missing_goal_methods(env):
             env.close()
             raise JepaworldError(
                 f"{env_name} has no {name}(); the surprise test places the env in recorded states: add get_state / "

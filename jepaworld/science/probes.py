@@ -5,7 +5,7 @@
 
 Frames are drawn at random from the run's training episodes (fit) and held-out episodes (score);
 embeddings come from the frozen encoder (``wm.encode``). Targets are z-scored with the fitting
-frames' mean and standard deviation. Quantities:
+frames' mean and standard deviation. Quantities (each env's ``StateLayout``, ``jepaworld.envs.state``):
 
 - Two-Room: agent position (x, y);
 - Push-T: agent position (x, y), block position (x, y), block angle as (sin, cos);
@@ -36,7 +36,7 @@ import torch
 
 from jepaworld.config import write_json
 from jepaworld.data import WindowSampler
-from jepaworld.envs.cube import CUBE, EFFECTOR, OPENING
+from jepaworld.envs import state_layout
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, encode, training_episodes
 
@@ -58,25 +58,21 @@ class Targets:
 
 
 def probe_targets(env: str, state: np.ndarray) -> Targets:
-    """The quantities probed for ``env`` from its states (N, S) (see the module docstring)."""
+    """The quantities probed for ``env`` from its states (N, S): its ``StateLayout``'s, an angle as
+    (sin, cos); each state column on its own for an env without a layout."""
     s = np.asarray(state, np.float64)
-    if env == "tworoom":
-        return Targets(s[:, :2], ["agent x", "agent y"], {"agent position": [0, 1]})
-    if env == "pusht":
-        values = np.column_stack([s[:, 0], s[:, 1], s[:, 2], s[:, 3], np.sin(s[:, 4]), np.cos(s[:, 4])])
-        return Targets(values, ["agent x", "agent y", "block x", "block y", "sin angle", "cos angle"],
-                       {"agent position": [0, 1], "block position": [2, 3], "block angle": [4, 5]},
-                       angles=("block angle",))  # fmt: skip
-    if env == "reacher":
-        values = np.column_stack([np.sin(s[:, 0]), np.cos(s[:, 0]), np.sin(s[:, 1]), np.cos(s[:, 1])])
-        return Targets(values, ["sin shoulder", "cos shoulder", "sin wrist", "cos wrist"],
-                       {"shoulder angle": [0, 1], "wrist angle": [2, 3]}, angles=("shoulder angle", "wrist angle"))
-    if env == "cube":
-        values = s[:, [EFFECTOR, EFFECTOR + 1, EFFECTOR + 2, OPENING, CUBE, CUBE + 1, CUBE + 2]]
-        return Targets(values, ["effector x", "effector y", "effector z", "gripper", "cube x", "cube y", "cube z"],
-                       {"effector position": [0, 1, 2], "gripper opening": [3], "cube position": [4, 5, 6]})
-    names = [f"state[{i}]" for i in range(s.shape[1])]
-    return Targets(s, names, {n: [i] for i, n in enumerate(names)})
+    layout = state_layout(env)
+    if layout is None:
+        names = [f"state[{i}]" for i in range(s.shape[1])]
+        return Targets(s, names, {n: [i] for i, n in enumerate(names)})
+    values, labels, quantities = [], [], {}
+    for q in layout.quantities:
+        cols = [np.sin(s[:, q.columns[0]]), np.cos(s[:, q.columns[0]])] if q.angle else [s[:, c] for c in q.columns]
+        quantities[q.name] = list(range(len(values), len(values) + len(cols)))
+        values += cols
+        labels += q.labels
+    angles = tuple(q.name for q in layout.quantities if q.angle)
+    return Targets(np.column_stack(values), labels, quantities, angles=angles)
 
 
 # -- probes ----------------------------------------------------------------------------------------

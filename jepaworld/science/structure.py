@@ -7,8 +7,9 @@ Frames: the first ``frames`` model frames (``frameskip`` env steps apart, as the
 up to ``episodes`` held-out episodes, with their states.
 
 - PCA: the two leading principal components of the embeddings of all those frames, each frame
-  coloured by a true state quantity: Two-Room agent x and y; Push-T agent x / y, block x / y, block
-  angle; any other env its first state dimensions. Smooth colour gradients across the plane mean
+  coloured by a true state quantity: those of the env's ``StateLayout`` (Two-Room agent x and y;
+  Push-T agent x / y, block x / y, block angle; Reacher the joint angles; Cube effector, gripper and
+  cube), an env without one its first state dimensions. Smooth colour gradients across the plane mean
   the state is laid out along the leading directions of the embedding; the R^2 of an affine fit of
   each quantity from the two coordinates says how much of it the plane holds linearly.
 - Temporal straightening: along each trajectory, the displacements ``d_t = z_{t+1} - z_t`` and the
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 
 from jepaworld.config import write_json
+from jepaworld.envs import state_layout
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, encode, held_out, model_device
 
@@ -133,14 +135,20 @@ class StateColumns:
 def state_columns(env: str, state: np.ndarray, max_dims: int = 4) -> StateColumns:
     """The quantities of ``env``'s states (N, S) shown on the PCA plane (see the module docstring)."""
     s = np.asarray(state, np.float64)
-    if env == "tworoom":
-        return StateColumns(["agent x", "agent y"], s[:, :2], [False, False])
-    if env == "pusht":
-        angle = np.degrees(np.mod(s[:, 4], 2 * math.pi))
-        return StateColumns(["agent x", "agent y", "block x", "block y", "block angle (deg)"],
-                            np.column_stack([s[:, :4], angle]), [False] * 4 + [True])  # fmt: skip
-    k = min(max_dims, s.shape[1])
-    return StateColumns([f"state[{i}]" for i in range(k)], s[:, :k], [False] * k)
+    layout = state_layout(env)
+    if layout is None:
+        k = min(max_dims, s.shape[1])
+        return StateColumns([f"state[{i}]" for i in range(k)], s[:, :k], [False] * k)
+    names, values, cyclic = [], [], []
+    for q in layout.quantities:
+        if q.angle:
+            names.append(f"{q.name} (deg)")
+            values.append(np.degrees(np.mod(s[:, q.columns[0]], 2 * math.pi)))
+        else:
+            names += q.labels
+            values += [s[:, c] for c in q.columns]
+        cyclic += [q.angle] * (1 if q.angle else len(q.columns))
+    return StateColumns(names, np.column_stack(values), cyclic)
 
 
 def plane_r2(coords: np.ndarray, cols: StateColumns) -> dict[str, float]:
