@@ -26,7 +26,6 @@ recorded behaviour beats the mean baseline there.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import PlanConfig, atomic_write_text
+from jepaworld.config import PlanConfig, write_json
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, encode, held_out
 
@@ -192,7 +191,7 @@ def write_offline_plan(result: OfflinePlanResult, out: str | Path) -> Path:
     """``OUT/results.json`` and ``OUT/offline_plan.png``; returns the results path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(result.to_dict(), indent=2))
+    write_json(out / "results.json", result.to_dict())
     plot_offline_plan(result, out / "offline_plan.png")
     return out / "results.json"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from jepaworld.config import atomic_write_text
+from jepaworld.config import write_json
 from jepaworld.errors import JepaworldError
 from jepaworld.science.common import Progress, checkpoint_name, held_out
 from jepaworld.science.surprise import surprise_signal
@@ -105,7 +105,7 @@ def write_surprise_timelines(result: TimelineResult, out: str | Path) -> Path:
     """``OUT/results.json`` and ``OUT/surprise_timelines.png``; returns the results path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(result.to_dict(), indent=2))
+    write_json(out / "results.json", result.to_dict())
     plot_timelines(result, out / "surprise_timelines.png")
     return out / "results.json"
 
