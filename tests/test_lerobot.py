@@ -17,6 +17,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from jepaworld.data import DataError, EpisodeFile  # noqa: E402
 from jepaworld.data.lerobot import export_lerobot, import_lerobot  # noqa: E402
 from jepaworld.data.lerobot.timing import timing_for  # noqa: E402
+from tests.strict_json import load_strict  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 DATASET = DATA / "lerobot_tworoom"
@@ -255,12 +256,12 @@ def test_offline_eval_and_report(recorded_run):
     science = recorded_run / "science"
     for part in ("rollout-error", "probe", "surprise-timeline", "offline-plan"):
         assert (science / part / "results.json").exists(), part
-    plan = json.loads((science / "offline-plan" / "results.json").read_text())
+    plan = load_strict(science / "offline-plan" / "results.json")
     assert plan["rows"]["logged actions"]["first_block_mse"] == 0 and plan["protocol"]["goal_offset"] == 25
     assert plan["rows"]["logged mean"]["first_block_cos"] is None and 0 <= plan["wins"]["end_error"] <= 1
-    probe = json.loads((science / "probe" / "results.json").read_text())
+    probe = load_strict(science / "probe" / "results.json")
     assert [s["quantity"] for s in probe["scores"]] == ["observation.state x", "observation.state y"]
-    timeline = json.loads((science / "surprise-timeline" / "results.json").read_text())
+    timeline = load_strict(science / "surprise-timeline" / "results.json")
     assert timeline["protocol"]["fps"] == 10 and timeline["timelines"][0]["task"] in ("reach the door",
                                                                                       "reach the goal room")
     page = build_report(recorded_run)
