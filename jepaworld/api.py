@@ -54,10 +54,10 @@ class LoadedWorldModel(WorldModel):
         """Per-step surprise ||z_hat_t - z_t||^2 of frames (T, H, W, 3) or (B, T, H, W, 3) (uint8) given the raw
         env actions executed between them, ((T-1)*frameskip, A) or (B, (T-1)*frameskip, A).
 
-        Returns (T-1,) or (B, T-1): entry t-1 is frame t's (``jepaworld.science.surprise``; step by step:
+        Returns (T-1,) or (B, T-1): entry t-1 is frame t's (``jepaworld.model.surprise``; step by step:
         ``SurpriseMeter(wm).update(obs, executed_block)``).
         """
-        from jepaworld.science.surprise import surprise_signal
+        from jepaworld.model.surprise import surprise_signal
 
         return surprise_signal(self, frames, actions)
 

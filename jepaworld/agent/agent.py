@@ -89,7 +89,7 @@ class Agent:
             from jepaworld.api import load
 
             model = load(model, device=device)
-        from jepaworld.science.surprise import SurpriseMeter
+        from jepaworld.model.surprise import SurpriseMeter
 
         self.model, self.meta, self.mode = model, model.meta, mode
         self.mpc = model.mpc(plan, seed)

@@ -25,8 +25,8 @@ from jepaworld.errors import JepaworldError
 from jepaworld.lock import exclusive
 from jepaworld.memory.entities import StateDecoder, env_entities
 from jepaworld.memory.store import MemoryHeader, MemoryStore, StateRow, png_bytes
+from jepaworld.model.encode import encode
 from jepaworld.run.episodes import training_episodes
-from jepaworld.science.common import encode
 
 Progress = Callable[[str, int, int], None]
 THUMB = 16  # thumbnail side, pixels

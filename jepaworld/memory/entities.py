@@ -3,8 +3,8 @@
 Each env's ``StateLayout`` (``jepaworld.envs.state``) names them: Two-Room the agent (x, y); Push-T
 the agent (x, y) and the block (x, y, angle); Reacher the arm (shoulder, wrist); Cube the effector
 (x, y, z), the gripper (opening) and the cube (x, y, z). An env without a layout: one entity ``state``
-with every state column. ``StateDecoder`` is a ridge probe (the science
-probes' closed form) from embeddings to the env state; an angle column is fitted as (sin, cos)
+with every state column. ``StateDecoder`` is a ridge probe (``model.linear_probe``, as the science
+probes') from embeddings to the env state; an angle column is fitted as (sin, cos)
 and read back with atan2, so it does not wrap.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 from jepaworld.config import json_text
 from jepaworld.envs import state_layout
 from jepaworld.errors import JepaworldError
+from jepaworld.model.linear_probe import ridge_solve
 
 Entities = dict[str, tuple[list[int], list[str]]]  # name -> (state columns, field names)
 
@@ -43,13 +44,11 @@ class StateDecoder:
 
     @classmethod
     def fit(cls, z: np.ndarray, state: np.ndarray, env: str, lam: float = 1e-3) -> StateDecoder:
-        from jepaworld.science.probes import _ridge_solve
-
         layout = state_layout(env)
         angles = [a for a in (layout.angle_columns if layout else []) if a < state.shape[1]]
         targets = _targets(np.asarray(state, np.float64), angles)
         mean, std = z.mean(0), np.maximum(z.std(0), 1e-6)
-        w, b = _ridge_solve((z - mean) / std, targets, lam)
+        w, b = ridge_solve((z - mean) / std, targets, lam)
         return cls(mean, std, w, b, angles, int(state.shape[1]))
 
     def decode(self, z: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from jepaworld.errors import JepaworldError
 from jepaworld.memory.entities import Condition
 from jepaworld.memory.index import NearestIndex
 from jepaworld.memory.store import Goal, MemoryStore
-from jepaworld.science.common import encode
+from jepaworld.model.encode import encode
 
 
 @dataclass(frozen=True)

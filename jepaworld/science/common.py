@@ -1,22 +1,15 @@
-"""What the science commands share: the run's episodes, embeddings computed in chunks, output folders."""
+"""What the science commands share: the run's episodes, output folders (and ``model.encode``'s batched encoding)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from jepaworld.data import EpisodeFile
 from jepaworld.errors import JepaworldError
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-def model_device(model: Any) -> torch.device:
-    return next(model.parameters()).device
+from jepaworld.model.encode import Progress, encode, model_device  # noqa: F401  (what science modules share)
 
 
 def checkpoint_name(model: Any) -> str:
@@ -54,19 +47,3 @@ def training_episodes(model: Any) -> tuple[EpisodeFile, list[int]]:
     if not model.meta.held_out:
         raise JepaworldError("the run holds out no episodes (data.val_fraction=0); probes need held-out episodes")
     return run_training_episodes(model.meta, "probes fit on")
-
-
-@torch.inference_mode()
-def encode(model: Any, pixels: np.ndarray | torch.Tensor, chunk: int = 512,
-           progress: Progress | None = None, stage: str = "encoding") -> torch.Tensor:  # fmt: skip
-    """uint8 frames (..., H, W, 3) -> embeddings (..., D) on the model's device, ``chunk`` frames a call."""
-    x = torch.as_tensor(np.ascontiguousarray(pixels) if isinstance(pixels, np.ndarray) else pixels)
-    lead, flat = x.shape[:-3], x.reshape(-1, *x.shape[-3:])
-    device = model_device(model)
-    out = []
-    for i in range(0, len(flat), chunk):
-        out.append(model.encode(flat[i : i + chunk].to(device)[:, None])[:, 0])
-        if progress:
-            progress(stage, min(i + chunk, len(flat)), len(flat))
-    z = torch.cat(out) if out else torch.zeros(0, 0, device=device)
-    return z.reshape(*lead, -1)

@@ -38,6 +38,7 @@ from jepaworld.config import write_json
 from jepaworld.data import WindowSampler
 from jepaworld.envs import state_layout
 from jepaworld.errors import JepaworldError
+from jepaworld.model.linear_probe import Standardiser, ridge_solve
 from jepaworld.science.common import Progress, checkpoint_name, encode, training_episodes
 
 # SPEC ("Probing"): LeWM on Push-T, Pearson r of (linear, MLP) probes. No published values elsewhere.
@@ -77,20 +78,6 @@ def probe_targets(env: str, state: np.ndarray) -> Targets:
 
 # -- probes ----------------------------------------------------------------------------------------
 @dataclass
-class Standardiser:
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, x: np.ndarray) -> Standardiser:
-        x = np.asarray(x, np.float64)
-        return cls(x.mean(0), np.maximum(x.std(0), 1e-6))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, np.float64) - self.mean) / self.std
-
-
-@dataclass
 class RidgeProbe:
     """``predict(X) = standardise(X) @ weight + bias``."""
 
@@ -101,15 +88,6 @@ class RidgeProbe:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.scale(x) @ self.weight + self.bias
-
-
-def _ridge_solve(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed-form ridge with an unpenalised intercept; the penalty is per sample (``lam * n``)."""
-    mx, my = x.mean(0), y.mean(0)
-    xc, yc = x - mx, y - my
-    n, d = xc.shape
-    w = np.linalg.solve(xc.T @ xc + lam * n * np.eye(d), xc.T @ yc)
-    return w, my - mx @ w
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, grid=RIDGE_GRID,
@@ -126,10 +104,10 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, gr
         val = np.isin(groups, val_groups)
         losses = []
         for g in grid:
-            w, b = _ridge_solve(xs[~val], y[~val], g)
+            w, b = ridge_solve(xs[~val], y[~val], g)
             losses.append(float(np.square(xs[val] @ w + b - y[val]).mean()))
         lam = grid[int(np.argmin(losses))]
-    w, b = _ridge_solve(xs, y, lam)
+    w, b = ridge_solve(xs, y, lam)
     return RidgeProbe(scale, w, b, lam)
 
 
