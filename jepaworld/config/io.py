@@ -14,26 +14,8 @@ from jepaworld.atomic import atomic_write_text
 from jepaworld.config.checks import validate
 from jepaworld.config.overrides import parse_overrides, update
 from jepaworld.config.schema import Config
-from jepaworld.config.yaml_presets import list_presets, preset_path, presets_dir, read_preset
-from jepaworld.errors import ConfigError
-
-__all__ = [  # the names importers found here before presets, overrides and atomic writes had their own modules
-    "ConfigError",
-    "atomic_write_text",
-    "from_dict",
-    "json_text",
-    "list_presets",
-    "load_config",
-    "parse_overrides",
-    "preset_path",
-    "presets_dir",
-    "read_preset",
-    "save_config",
-    "strict_json",
-    "to_dict",
-    "update",
-    "write_json",
-]
+from jepaworld.config.yaml_presets import list_presets, preset_path, presets_dir, read_preset  # noqa: F401  (re-exported)
+from jepaworld.errors import ConfigError  # noqa: F401  (importers found it here)
 
 
 def load_config(preset: str | None = None, overrides: list[str] | None = None) -> Config:
