@@ -8,7 +8,7 @@ import numpy as np
 
 from jepaworld.errors import JepaworldError
 from jepaworld.memory import MemoryStore, StateDecoder, load_decoder
-from jepaworld.science.common import encode
+from jepaworld.model.encode import encode
 
 
 def entity_probe(model: Any, store: MemoryStore, frames: int) -> tuple[StateDecoder | None, str]:

@@ -16,7 +16,7 @@ import torch
 
 from jepaworld.agent.latent import LatentHistory
 from jepaworld.errors import JepaworldError
-from jepaworld.science.surprise import SurpriseMeter
+from jepaworld.model.surprise import SurpriseMeter
 
 
 @dataclass

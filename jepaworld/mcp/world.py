@@ -38,7 +38,7 @@ from jepaworld.mcp.pursue import pursue
 from jepaworld.mcp.session import Imagined, Live, check_actions
 from jepaworld.memory import NearestIndex, env_entities, open_for
 from jepaworld.memory.query import add_goal
-from jepaworld.science.surprise import SurpriseMeter
+from jepaworld.model.surprise import SurpriseMeter
 
 log = logging.getLogger(__name__)
 AGENTS = ("guarded", "planner")
