@@ -161,3 +161,27 @@ def test_rollout_loss_is_the_open_loop_rollout_planning_uses(tiny_data, tmp_path
     cfg.train.rollout_steps = 4
     with pytest.raises(ConfigError, match="train.rollout_steps"):
         validate_config(cfg)
+
+
+def test_detached_rollout_term_trains_the_predictor_only(tiny_data, tmp_path):
+    """train.rollout_detach: the multi-step term sends no gradient into the encoder, but does into the
+    predictor; without it, both."""
+    import torch
+
+    from jepaworld.model import SIGReg
+    from jepaworld.train.loop import build_model, jepa_loss
+
+    cfg = tiny_config(tiny_data, str(tmp_path / "run"))
+    cfg.data.pred = 3
+    torch.manual_seed(0)
+    model = build_model(cfg, action_dim=2)
+    pixels = torch.randint(0, 256, (8, 4, 16, 16, 3), dtype=torch.uint8)
+    actions = torch.randn(8, 4, 10)
+    for detach, reaches_encoder in ((True, False), (False, True)):
+        model.zero_grad()
+        terms = jepa_loss(model, SIGReg(num_directions=16), pixels, actions, 0.1, 3, 1.0, detach)
+        terms["roll"].backward()
+        enc = sum(float(p.grad.abs().sum()) for p in model.encoder.parameters() if p.grad is not None)
+        pred = sum(float(p.grad.abs().sum()) for p in model.predictor.parameters() if p.grad is not None)
+        assert pred > 0
+        assert (enc > 0) == reaches_encoder

@@ -80,6 +80,9 @@ class TrainConfig:
     # 0 = teacher forcing only (the published recipe).
     rollout_steps: int = 0
     rollout_weight: float = 1.0
+    # True: the multi-step term trains the predictor only (its start and targets are detached from the
+    # encoder), so the encoder is shaped by the one-step loss and SIGReg alone
+    rollout_detach: bool = False
     precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU), "bf16", "fp32"
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     seed: int = 0

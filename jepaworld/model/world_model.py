@@ -73,13 +73,16 @@ class WorldModel(nn.Module):
             raise ValueError(f"z {tuple(z.shape)} and actions {tuple(actions.shape)} differ in (B, T)")
         return self.pred_projector(self.predictor(z, self.action_encoder(actions)))
 
-    def forward(self, pixels: Tensor, actions: Tensor, rollout_steps: int = 0) -> dict[str, Tensor]:
+    def forward(
+        self, pixels: Tensor, actions: Tensor, rollout_steps: int = 0, rollout_detach: bool = False
+    ) -> dict[str, Tensor]:
         """Teacher-forced training pass over a window of T frames, and optionally an open-loop one.
 
         pixels: uint8 (B, T, H, W, 3), actions: (B, T, fs*A) ->
         {"z": (B, T, D), "z_hat": (B, T-1, D)} with z_hat[:, t] the prediction of z[:, t+1].
         rollout_steps K > 0 adds "z_roll": (B, K, D), the predictor's own rollout from the first
-        ``history`` embeddings (each prediction fed back, as planning does), z_roll[:, k] ~ z[:, h+k].
+        ``history`` embeddings (each prediction fed back, as planning does), z_roll[:, k] ~ z[:, h+k];
+        with ``rollout_detach`` it starts from detached embeddings (no gradient into the encoder).
         """
         z = self.encode(pixels)
         out = {"z": z, "z_hat": self.predict(z[:, :-1], actions[:, :-1])}
@@ -89,7 +92,8 @@ class WorldModel(nn.Module):
                 raise ValueError(f"rollout_steps={rollout_steps} needs windows of >= {h + rollout_steps} frames, "
                                  f"got {z.shape[1]}")  # fmt: skip
             blocks = actions[:, h - 1 : h - 1 + rollout_steps]
-            out["z_roll"] = self._rollout(z[:, :h], blocks, actions[:, : h - 1], cached=True)
+            start = z[:, :h].detach() if rollout_detach else z[:, :h]
+            out["z_roll"] = self._rollout(start, blocks, actions[:, : h - 1], cached=True)
         return out
 
     # ----------------------------------------------------------------------------- planning

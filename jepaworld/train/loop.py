@@ -103,12 +103,14 @@ def jepa_loss(
     lam: float,
     rollout_steps: int = 0,
     rollout_weight: float = 1.0,
+    rollout_detach: bool = False,
 ) -> dict[str, torch.Tensor]:
     """pixels uint8 (B, T, H, W, 3); actions (B, T, fs*A) -> loss terms and z (B, T, D).
 
-    ``rollout_steps`` K > 0 adds ``rollout_weight`` x the open-loop K-step MSE (term ``roll``).
+    ``rollout_steps`` K > 0 adds ``rollout_weight`` x the open-loop K-step MSE (term ``roll``);
+    ``rollout_detach`` keeps that term's gradient out of the encoder (start and targets detached).
     """
-    out = model(pixels, actions, rollout_steps)
+    out = model(pixels, actions, rollout_steps, rollout_detach)
     z, z_hat = out["z"], out["z_hat"]
     pred = F.mse_loss(z_hat.float(), z[:, 1:].float())  # z_hat: (B, T-1, D)
     reg = sigreg(z.float().transpose(0, 1))
@@ -116,7 +118,8 @@ def jepa_loss(
     roll = torch.zeros((), device=pred.device)
     if rollout_steps > 0:
         h = _history(model)
-        roll = F.mse_loss(out["z_roll"].float(), z[:, h : h + rollout_steps].float())
+        target = z[:, h : h + rollout_steps]
+        roll = F.mse_loss(out["z_roll"].float(), (target.detach() if rollout_detach else target).float())
         loss = loss + rollout_weight * roll
     return {"loss": loss, "pred": pred, "roll": roll, "sigreg": reg, "z": z}
 
@@ -361,7 +364,7 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
                 with _autocast(cfg, rt.device):
                     terms = jepa_loss(
                         net, sigreg, pixels, actions, cfg.train.sigreg_lambda,
-                        cfg.train.rollout_steps, cfg.train.rollout_weight,
+                        cfg.train.rollout_steps, cfg.train.rollout_weight, cfg.train.rollout_detach,
                     )  # fmt: skip
                 loss = terms["loss"]
                 if not torch.isfinite(loss):
