@@ -190,7 +190,9 @@ def find_chrome(explicit: str | None) -> str:
 
 
 def start_chrome(chrome: str, profile: Path, width: int, height: int) -> tuple[subprocess.Popen, str]:
-    args = [chrome, "--headless=new", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+    """Headless Chromium with a fresh profile and nothing of its own on the network; its page's DevTools URL."""
+    args = [chrome, "--headless=new", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--no-first-run",
             "--no-default-browser-check", "--disable-extensions", "--remote-debugging-port=0",
             "--remote-allow-origins=*", f"--user-data-dir={profile}", f"--window-size={width},{height}",
             "about:blank"]  # fmt: skip

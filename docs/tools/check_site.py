@@ -26,9 +26,7 @@ import base64
 import functools
 import http.server
 import importlib.util
-import json
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -109,36 +107,13 @@ def network_problems(events: list[dict[str, Any]], base: str) -> list[str]:
     return problems
 
 
-def start_chrome(chrome: str, profile: Path, width: int, height: int) -> tuple[subprocess.Popen, str]:
-    """Headless Chromium with a fresh profile and nothing of its own on the network; its page's DevTools URL."""
-    args = [chrome, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-            "--disable-extensions", "--hide-scrollbars", "--remote-debugging-port=0", "--remote-allow-origins=*",
-            f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"Chromium exited ({proc.returncode}) before DevTools was up")
-        if port_file.exists() and len(port_file.read_text().split()) >= 2:
-            port = int(port_file.read_text().split()[0])
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-                pages = [t for t in json.load(r) if t.get("type") == "page"]
-            if pages:
-                return proc, pages[0]["webSocketDebuggerUrl"]
-        time.sleep(0.1)
-    proc.kill()
-    sys.exit("Chromium's DevTools did not come up in 30 s")
-
-
 class Browser:
     """One headless Chromium page, reused for every URL."""
 
     def __init__(self, width: int, height: int, timeout: float) -> None:
         self.width, self.height = width, height
         self.profile = tempfile.TemporaryDirectory(prefix="docs-check-", ignore_cleanup_errors=True)
-        self.proc, ws_url = start_chrome(rs.find_chrome(None), Path(self.profile.name), width, height)
+        self.proc, ws_url = rs.start_chrome(rs.find_chrome(None), Path(self.profile.name), width, height)
         self.dt = rs.DevTools(ws_url, timeout)
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.dt.call(f"{domain}.enable")
