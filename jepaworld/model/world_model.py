@@ -81,8 +81,9 @@ class WorldModel(nn.Module):
         pixels: uint8 (B, T, H, W, 3), actions: (B, T, fs*A) ->
         {"z": (B, T, D), "z_hat": (B, T-1, D)} with z_hat[:, t] the prediction of z[:, t+1].
         rollout_steps K > 0 adds "z_roll": (B, K, D), the predictor's own rollout from the first
-        ``history`` embeddings (each prediction fed back, as planning does), z_roll[:, k] ~ z[:, h+k];
-        with ``rollout_detach`` it starts from detached embeddings (no gradient into the encoder).
+        ``history`` embeddings (each prediction fed back, as planning does), and its target
+        "z_roll_target" = z[:, h:h+K]; with ``rollout_detach`` both the rollout's start and its target
+        are detached (no gradient of that term into the encoder).
         """
         z = self.encode(pixels)
         out = {"z": z, "z_hat": self.predict(z[:, :-1], actions[:, :-1])}
@@ -92,8 +93,9 @@ class WorldModel(nn.Module):
                 raise ValueError(f"rollout_steps={rollout_steps} needs windows of >= {h + rollout_steps} frames, "
                                  f"got {z.shape[1]}")  # fmt: skip
             blocks = actions[:, h - 1 : h - 1 + rollout_steps]
-            start = z[:, :h].detach() if rollout_detach else z[:, :h]
-            out["z_roll"] = self._rollout(start, blocks, actions[:, : h - 1], cached=True)
+            zd = z.detach() if rollout_detach else z
+            out["z_roll"] = self._rollout(zd[:, :h], blocks, actions[:, : h - 1], cached=True)
+            out["z_roll_target"] = zd[:, h : h + rollout_steps]
         return out
 
     # ----------------------------------------------------------------------------- planning

@@ -117,18 +117,9 @@ def jepa_loss(
     loss = pred + lam * reg
     roll = torch.zeros((), device=pred.device)
     if rollout_steps > 0:
-        h = _history(model)
-        target = z[:, h : h + rollout_steps]
-        roll = F.mse_loss(out["z_roll"].float(), (target.detach() if rollout_detach else target).float())
+        roll = F.mse_loss(out["z_roll"].float(), out["z_roll_target"].float())
         loss = loss + rollout_weight * roll
     return {"loss": loss, "pred": pred, "roll": roll, "sigreg": reg, "z": z}
-
-
-def _history(model: torch.nn.Module) -> int:
-    """The predictor's context length, through DDP / torch.compile wrappers."""
-    while not isinstance(model, WorldModel):
-        model = model.module if hasattr(model, "module") else model._orig_mod
-    return model.history
 
 
 @torch.no_grad()
@@ -144,7 +135,7 @@ def validate(model: WorldModel, batches: list[tuple[torch.Tensor, torch.Tensor]]
         z = out["z"]
         pred += F.mse_loss(out["z_hat"], z[:, 1:]).item()
         copy += F.mse_loss(z[:, :-1], z[:, 1:]).item()
-        roll += F.mse_loss(out["z_roll"], z[:, model.history :]).item()
+        roll += F.mse_loss(out["z_roll"], out["z_roll_target"]).item()
     model.train(was_training)
     n = max(1, len(batches))
     return {"val_pred": pred / n, "val_copy": copy / n, "val_roll": roll / n}
