@@ -6,14 +6,14 @@
 episodes per MP4); ``action`` -> ``action``; ``state`` (else ``proprio``) -> ``observation.state``.
 Each episode's task is the file's own (``ep_task`` of an imported file) or ``task``. Global
 statistics go to ``meta/stats.json`` (LeRobot's policies normalise with them). The folder is written
-under a temporary name and renamed when complete; an interrupted export leaves no partial dataset.
+through ``jepaworld.atomic.atomic_folder`` (a hidden temp folder, fsynced, renamed when complete); an
+interrupted export leaves no partial dataset.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from jepaworld.atomic import atomic_folder
+from jepaworld.config import write_json
 from jepaworld.data.episodes import DataError, EpisodeFile
 from jepaworld.data.lerobot.video import CODEC, CRF, GOP, PIX_FMT, PRESET, VideoWriter
 
@@ -186,17 +188,10 @@ def export_lerobot(
         size = f.resolution
         key = f"observation.images.{camera}"
         dims = ({"observation.state": state.shape[1]} if state is not None else {}) | {"action": action.shape[1]}
-        tmp = out.with_name(f".{out.name}.exporting")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
+        with atomic_folder(out) as tmp:  # replaces an existing dataset (--overwrite) only once complete
             episodes, frames_done, sample = _write_files(f, tmp, key, fps, codec, ep_len, ep_off, action, state,
                                                          ep_task, tasks, progress)  # fmt: skip
             _write_meta(tmp, f, key, fps, size, dims, episodes, tasks, action, state, sample, codec)
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(out, len(ep_len), frames_done, time.perf_counter() - t0)
 
 
@@ -282,8 +277,7 @@ def _write_meta(root: Path, f: EpisodeFile, key: str, fps: int, size: int, dims:
         "splits": {"train": f"0:{len(episodes)}"}, "data_path": DATA_PATH, "video_path": VIDEO_PATH,
         "features": features,
     }  # fmt: skip
-    (root / "meta").mkdir(parents=True, exist_ok=True)
-    (root / "meta" / "info.json").write_text(json.dumps(info, indent=4))
+    write_json(root / "meta" / "info.json", info, indent=4)
     stats = {"action": vector_stats(action), key: image_stats(sample)}
     if state is not None:
         stats["observation.state"] = vector_stats(state)
@@ -296,7 +290,7 @@ def _write_meta(root: Path, f: EpisodeFile, key: str, fps: int, size: int, dims:
         if name == "task_index":
             values = np.repeat([tasks.index(e["tasks"][0]) for e in episodes], [e["length"] for e in episodes])
         stats[name] = vector_stats(np.asarray(values, np.float64)[:, None])
-    (root / "meta" / "stats.json").write_text(json.dumps(stats, indent=4))
+    write_json(root / "meta" / "stats.json", stats, indent=4)
     _write_tasks(root / "meta" / "tasks.parquet", tasks)
     table = pa.Table.from_pylist(episodes)
     path = root / EPISODES_PATH

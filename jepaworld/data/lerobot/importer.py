@@ -12,7 +12,7 @@ version, the feature names, and the features left out (other cameras, other colu
 
 Episodes are read in shards written atomically into ``OUT.parts/`` (as ``jepaworld collect`` does):
 rerunning the same command after an interruption keeps the finished shards; the merge into ``OUT``
-goes through a temp file and a rename, so ``OUT`` is either absent or complete.
+goes through ``jepaworld.atomic`` (temp file, fsync, rename), so ``OUT`` is either absent or complete.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from jepaworld.config import atomic_write_text
+from jepaworld.atomic import atomic_path
+from jepaworld.config import write_json
 from jepaworld.data.collect import _merge, parts_dir
 from jepaworld.data.episodes import DataError, write_episodes
 from jepaworld.data.lerobot.layout import EpisodeRef, Layout, read_layout
@@ -145,12 +146,8 @@ def _import_shard(layout: Layout, eps: list[EpisodeRef], camera: str, size: int,
     episodes = [_read_episode(layout, ep, rows, camera, size, state) for ep in eps]
     columns = {k: np.concatenate([e[k] for e in episodes]) for k in episodes[0]}
     ep_len = np.array([ep.length for ep in eps], np.int64)
-    tmp = final.with_name(f".tmp-{final.name}")
-    try:
+    with atomic_path(final) as tmp:
         write_episodes(tmp, columns, ep_len, {})
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
     return int(ep_len.sum())
 
 
@@ -166,10 +163,10 @@ def _prepare_parts(folder: Path, settings: dict[str, Any]) -> set[str]:
                 "original settings to resume it, or pass --overwrite to start over"
             )
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".tmp-*"):
+    for stale in folder.glob(".*"):  # temp files a killed writer left
         stale.unlink(missing_ok=True)
     if not saved_path.exists():
-        atomic_write_text(saved_path, json.dumps(settings, indent=2))
+        write_json(saved_path, settings, indent=2)
     done = set()
     for shard in folder.glob("*.h5"):
         try:
@@ -264,15 +261,11 @@ def import_lerobot(
                                                                           "task_index"}]),
         "version": _version(), "dynamics": _dynamics(env), "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
-    staged = out.with_name(f".{out.name}.importing")
-    try:
+    with atomic_path(out) as staged:
         frames = _merge(folder, [(a, b) for a, b in shards], staged, attrs)
         with h5py.File(staged, "r+") as f:
             f["ep_source_index"] = np.array([e.index for e in eps], np.int64)
             f["ep_task"] = np.array([tasks.index(e.tasks[0]) if e.tasks else -1 for e in eps], np.int64)
-        os.replace(staged, out)
-    finally:
-        staged.unlink(missing_ok=True)
     shutil.rmtree(folder, ignore_errors=True)
     if attrs["left_out"] != "[]":
         log.info("features not imported: %s", attrs["left_out"])
