@@ -3,7 +3,9 @@
     from jepaworld.serve import ServeSettings, create_app
     app = create_app(jepaworld.load(run), ServeSettings(token=...))     # a FastAPI app
 
-``app.py`` (routes), ``batching.py`` (the planning thread), ``sessions.py`` (closed-loop
+``app.py`` (assembles the app), ``server.py`` (what the routes share, ``ServeSettings``),
+``status_routes.py`` and ``plan_routes.py`` (the routes), ``http_layer.py`` (strict JSON, body parsing,
+request metrics, error handlers), ``batching.py`` (the planning thread), ``sessions.py`` (closed-loop
 sessions), ``security.py`` (token, body limit, bind check), ``images.py`` (frame decoding),
 ``schemas.py`` (request bodies), ``metrics.py`` (Prometheus text).
 """
