@@ -12,7 +12,7 @@ from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.data import EpisodeFile
 from jepaworld.envs import cross_wall, make
 from jepaworld.eval import draw_episodes, evaluate, wilson_interval, write_eval
-from jepaworld.eval.report import summary_table as html_summary_table
+from jepaworld.report.evals import summary_html as html_summary_table
 from tests.strict_json import load_strict
 
 

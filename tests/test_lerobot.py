@@ -248,7 +248,7 @@ def test_offline_eval_and_report(recorded_run):
     from typer.testing import CliRunner
 
     from jepaworld.cli.main import app
-    from jepaworld.eval.report import build_report
+    from jepaworld.report import build_report
 
     r = CliRunner().invoke(app, ["offline-eval", str(recorded_run), "--pairs", "8", "--probe-frames", "60",
                                  "--threads", "1"])  # fmt: skip

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import jepaworld
 from jepaworld.cli.main import app
 from jepaworld.errors import JepaworldError
-from jepaworld.eval.report import build_report, write_report
+from jepaworld.report import build_report, write_report
 from jepaworld.science.structure import (
     SPACES,
     curvature,

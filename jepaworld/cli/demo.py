@@ -47,7 +47,7 @@ def demo(
     from jepaworld.cli.eval import run_eval, summary_table
     from jepaworld.cli.progress import print_table
     from jepaworld.cli.train import run_training
-    from jepaworld.eval.report import write_report
+    from jepaworld.report import write_report
 
     t0 = time.perf_counter()
     with user_errors():

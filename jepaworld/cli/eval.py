@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console, Group
-from rich.table import Table
 
 from jepaworld.cli.errors import user_errors
 from jepaworld.cli.progress import print_table, progress_bars
@@ -18,63 +16,13 @@ from jepaworld.config import update
 console = Console()
 
 
-def plan_description(plan: dict[str, Any]) -> str:
-    """The planner line of a results.json ``plan`` entry (also of files written before it had one)."""
-    from jepaworld.config import from_dict
-
-    return plan.get("description") or from_dict({"plan": {k: v for k, v in plan.items()}}).plan.describe()
-
-
 def summary_table(report: dict[str, Any]) -> Group:
     """The success table of a ``results.json`` dict: every method beside the protocol and planner; agents,
-    perturbations and memory routes in a second table (each fits 80 columns)."""
-    p = report["protocol"]
-    redrawn = p.get("redrawn", 0)
-    t = Table(
-        title=f"{p['env']}: {p['description']} ({p['episodes']} episodes, seed {p['seed']})",
-        caption=f"planner: {plan_description(report['plan'])}\n{redrawn} drawn starts already at the goal were redrawn",
-    )
-    summary = report["summary"]
-    perturbed = any(s.get("perturbed") for s in summary.values())
-    agents = any(not _nan(s.get("ms_per_step")) for s in summary.values())
-    routed = any(not _nan(s.get("reroutes_per_episode")) for s in summary.values())
-    for col in ["method", "success", "95% CI", "steps to success", "final dist.", "plan s (median / p90)"]:
-        t.add_column(col, justify="left" if col == "method" else "right", overflow="fold")
-    cols = ["recovered (steps to)"] if perturbed else []
-    cols += ["ms / step", "model calls / step", "plans / episode", "guard: false alarms / detected"] if agents else []
-    cols += ["re-routes / episode"] if routed else []
-    more = Table(title="agents, perturbations and routes" if cols else None)
-    for col in ["method", *cols]:
-        more.add_column(col, justify="left" if col == "method" else "right", overflow="fold")
-    for name, s in summary.items():
-        lo, hi = s["ci95"]
-        plan = (
-            f"{s['plan_time_median_s']:.2f} / {s['plan_time_p90_s']:.2f} ({s['envs_per_plan']:.0f} envs)"
-            if s["plans"] else "-"
-        )  # fmt: skip
-        t.add_row(name, f"{100 * s['success_rate']:.0f}%", f"{100 * lo:.0f}-{100 * hi:.0f}%",
-                  _num(s["mean_steps_to_success"], 1), _num(s["mean_final_distance"], 1), plan)  # fmt: skip
-        row = [name]
-        if perturbed:
-            row += [f"{s['recovered']} / {s['perturbed']} ({_num(s.get('mean_steps_to_recover'), 1)})"]
-        if agents:
-            alarms = "-" if _nan(s.get("false_alarm_rate")) else (
-                f"{100 * s['false_alarm_rate']:.1f}%"
-                + ("" if _nan(s.get("detection_rate")) else f" / {100 * s['detection_rate']:.0f}%"))
-            row += [_num(s.get("ms_per_step"), 3), _num(s.get("model_calls_per_step"), 1),
-                    _num(s.get("plans_per_episode"), 2), alarms]  # fmt: skip
-        if routed:
-            row += [_num(s.get("reroutes_per_episode"), 2)]
-        more.add_row(*row)
-    return Group(t, more) if cols else Group(t)
+    perturbations and memory routes in a second table (each fits 80 columns). ``report.evals`` builds them."""
+    from jepaworld.report.evals import summary_tables
+    from jepaworld.report.terminal import rich_table
 
-
-def _nan(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
-def _num(x: Any, digits: int) -> str:
-    return "-" if _nan(x) else f"{x:.{digits}f}"
+    return Group(*(rich_table(t) for t in summary_tables(report)))
 
 
 def run_eval(model: Any, plan_cfg: Any, eval_cfg: Any, out: Path, data: str | None, baselines: bool,

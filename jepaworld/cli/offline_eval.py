@@ -13,47 +13,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from jepaworld.cli.errors import user_errors
-from jepaworld.cli.probe import probe_table
 from jepaworld.cli.progress import progress_bars
-from jepaworld.cli.rollout_error import rollout_error_table
-from jepaworld.cli.science_options import DataOpt, DeviceOpt, RunArg, SeedOpt, ThreadsOpt, fmt, load_model, out_folder
+from jepaworld.cli.science_options import (
+    DataOpt,
+    DeviceOpt,
+    RunArg,
+    SeedOpt,
+    ThreadsOpt,
+    load_model,
+    out_folder,
+    print_result,
+)  # fmt: skip
 
 console = Console()
 PARTS = ("rollout-error", "probe", "surprise-timeline", "offline-plan")
-
-
-def offline_plan_table(report: dict[str, Any]) -> Table:
-    """The table of an offline-plan ``results.json`` dict."""
-    p = report["protocol"]
-    t = Table(title=f"{p['env']}: offline planning check ({p['pairs']} pairs, goal {p['goal_offset']} steps ahead)",
-              caption=f"{p['description']}\nplanner: {p['planner']}")  # fmt: skip
-    for col in ("method", "first-block action MSE", "first-block cos", "plan action MSE", "end embedding error"):
-        t.add_column(col, justify="left" if col == "method" else "right")
-    for name, row in report["rows"].items():
-        cells = []
-        for k in ("first_block_mse", "first_block_cos", "plan_mse", "end_error"):
-            v, se = row[k], report["stderr"][name][k]
-            cells.append("-" if v is None else fmt(v) + (f" ± {fmt(1.96 * se)}" if se is not None else ""))
-        t.add_row(name, *cells)
-    w = report["wins"]
-    t.add_row("planner beats logged mean", fmt(w["first_block_mse"], 2), "", fmt(w["plan_mse"], 2),
-              fmt(w["end_error"], 2))
-    return t
-
-
-def timeline_table(report: dict[str, Any]) -> Table:
-    p = report["protocol"]
-    t = Table(title=f"{p['env']}: the most surprising moments of {p['episodes']} held-out episodes",
-              caption=f"{p['description']}\nmedian surprise {fmt(report['median'])}, MAD {fmt(report['mad'])}")
-    for col in ("episode", "task", "step", "time (s)", "surprise", "robust z"):
-        t.add_column(col, justify="left" if col == "task" else "right")
-    for k in report["peaks"]:
-        t.add_row(str(k["episode"]), k["task"] or "", str(k["step"]), fmt(k["seconds"], 2), fmt(k["surprise"]),
-                  fmt(k["robust_z"], 1))  # fmt: skip
-    return t
 
 
 def rollout_horizon(ep_len: Any, context: int, frameskip: int, horizon: int, min_windows: int = 32) -> int:
@@ -115,24 +90,24 @@ def offline_eval_cmd(
                 h = rollout_horizon(f.ep_len[ids], max(meta.history, 2), meta.frameskip, horizon)
                 r = rollout_error(model, episodes=episodes, horizon=h, seed=seed, data_path=data, progress=progress)
                 write_rollout_error(r, out_folder(model, None, "rollout-error"))
-                written.append(("rollout-error", rollout_error_table(r.to_dict())))
+                written.append(("rollout-error", r.to_dict()))
             if "probe" in parts and data is None:
                 p = run_probes(model, train_frames=probe_frames, test_frames=max(10, probe_frames // 2), seed=seed,
                                progress=progress)  # fmt: skip
                 _state_names(model, p)
                 write_probes(p, out_folder(model, None, "probe"))
-                written.append(("probe", probe_table(p.to_dict())))
+                written.append(("probe", p.to_dict()))
             if "surprise-timeline" in parts:
                 s = surprise_timelines(model, episodes=timelines, seed=seed, data_path=data, progress=progress)
                 write_surprise_timelines(s, out_folder(model, None, "surprise-timeline"))
-                written.append(("surprise-timeline", timeline_table(s.to_dict())))
+                written.append(("surprise-timeline", s.to_dict()))
             if "offline-plan" in parts:
                 o = offline_plan(model, pairs=pairs, goal_offset=goal_offset, seed=seed, data_path=data,
                                  progress=progress)  # fmt: skip
                 write_offline_plan(o, out_folder(model, None, "offline-plan"))
-                written.append(("offline-plan", offline_plan_table(o.to_dict())))
-    for _, table in written:
-        console.print(table)
+                written.append(("offline-plan", o.to_dict()))
+    for kind, result in written:
+        print_result(kind, result)
     folder = out_folder(model, None, "x").parent
     console.print(f"results: {folder}/{{{','.join(n for n, _ in written)}}}/results.json   "
                   f"report: jepaworld report {run}", highlight=False)  # fmt: skip

@@ -18,7 +18,7 @@ def report_cmd(
 ) -> None:
     """Write one self-contained HTML file (images and videos embedded) of everything under RUN."""
     with user_errors():
-        from jepaworld.eval.report import write_report
+        from jepaworld.report import write_report
 
         page = write_report(run, out=out)
     console.print(f"[bold green]report:[/] {page}")

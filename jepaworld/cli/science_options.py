@@ -1,8 +1,10 @@
-"""Options and helpers shared by the science commands (``rollout-error``, ``probe``, ``surprise``)."""
+"""Options shared by the science commands (``rollout-error``, ``probe``, ``surprise``, ``structure``) and their
+one runner: load → out folder → progress → measure → write → print the result's table."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +16,8 @@ SeedOpt = Annotated[int, typer.Option(help="Seed of the episode, window and fram
 DeviceOpt = Annotated[str, typer.Option(help="auto | cpu | cuda")]
 ThreadsOpt = Annotated[int, typer.Option(help="torch CPU threads (0: torch's default; 1 is faster on a busy machine).")]
 DataOpt = Annotated[str | None, typer.Option(help="Held-out episode file (default: the run's held-out episodes).")]
+
+Progress = Callable[[str, int, int], None]
 
 
 def load_model(run: str, device: str, threads: int) -> Any:
@@ -34,6 +38,38 @@ def out_folder(model: Any, out: str | None, command: str) -> Path:
     from jepaworld.science.common import default_out
 
     return Path(out) if out else default_out(model, command)
+
+
+def print_result(kind: str, result: dict[str, Any]) -> None:
+    """The table of a science ``results.json`` dict (``kind``: a key of ``report.science.SCIENCE``)."""
+    from rich.console import Console
+
+    from jepaworld.cli.progress import print_table
+    from jepaworld.report.science import SCIENCE
+    from jepaworld.report.terminal import rich_table
+
+    print_table(Console(), rich_table(SCIENCE[kind].table(result)))
+
+
+def run_science(command: str, run: str, out: str | None, device: str, threads: int,
+                measure: Callable[[Any, Progress], Any], write: Callable[[Any, Path], Any]) -> None:  # fmt: skip
+    """Load ``run``, ``measure(model, progress)`` under progress bars, ``write(result, folder)`` to ``out``
+    (default ``RUN/science/<command>``), then print the result's table and where its files are."""
+    from rich.console import Console
+
+    from jepaworld.cli.errors import user_errors
+    from jepaworld.cli.progress import progress_bars
+    from jepaworld.report.science import SCIENCE
+
+    with user_errors():
+        model = load_model(run, device, threads)
+        folder = out_folder(model, out, command)
+        with progress_bars() as progress:
+            result = measure(model, progress)
+        write(result, folder)
+    print_result(command, result.to_dict())
+    plots = [f"{folder}/{f}" for f, _, _ in SCIENCE[command].figures]
+    Console().print(f"results: {folder}/results.json   plot{'s' if len(plots) > 1 else ''}: {', '.join(plots)}")
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
