@@ -148,3 +148,22 @@ def test_expert_moves_the_arm_and_the_heuristic_reaches_its_goals(env):
                 reached += 1
                 break
     assert reached == 4
+
+
+def test_a_reused_env_gives_the_episodes_of_a_new_one(env):
+    """collect and the eval's env pool run many episodes on one env: each must equal the same episode on a
+    new env (frames and states bit for bit), whatever ran before it."""
+    from jepaworld.data.collect import run_episode
+
+    def episode(e, index):
+        return run_episode(e, rc.reacher_expert, seed=5, index=index, max_steps=30, noise=0.3)
+
+    episode(env, 0)  # something ran on it before
+    fresh = rc.ReacherEnv(resolution=24)
+    try:
+        want = episode(fresh, 1)
+    finally:
+        fresh.close()
+    got = episode(env, 1)
+    for key in ("pixels", "state", "action"):
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)

@@ -139,6 +139,7 @@ class ReacherEnv(GoalTask, gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
     success_test, distance = staticmethod(is_success), staticmethod(goal_distance)
+    reusable = True  # a seeded reset starts as a new env does (jepaworld.envs.pool)
 
     def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array", arm_radius: float = ARM_RADIUS):
         if resolution < 8:
@@ -177,6 +178,7 @@ class ReacherEnv(GoalTask, gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
+        self._mujoco.mj_resetData(self.model, self.data)  # time, warm starts: as a new env's
         state = options.get("state")
         self.set_state(sample_state(self.np_random) if state is None else state)
         goal = options.get("goal")
