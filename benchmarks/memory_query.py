@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jepaworld.images import png_bytes
 from jepaworld.memory import MemoryHeader, MemoryStore, NearestIndex, StateRow
-from jepaworld.memory.store import png_bytes
 
 
 def main() -> None:

@@ -16,13 +16,13 @@ with ``png=True``). A refused request raises ``ServerError`` with the server's m
 from __future__ import annotations
 
 import base64
-import io
 import os
 from typing import Any
 
 import numpy as np
 
 from jepaworld.errors import JepaworldError
+from jepaworld.images import png_bytes
 
 
 class ServerError(JepaworldError):
@@ -41,11 +41,7 @@ def encode_image(frames: np.ndarray, png: bool = False) -> dict[str, Any]:
     if png:
         if frames.ndim != 3:
             raise JepaworldError("png=True sends one frame (H, W, 3); send a batch raw")
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(frames, mode="RGB").save(buf, format="PNG")
-        return {"png": base64.b64encode(buf.getvalue()).decode()}
+        return {"png": base64.b64encode(png_bytes(frames)).decode()}
     data = np.ascontiguousarray(frames)
     return {"data": base64.b64encode(data.tobytes()).decode(), "shape": list(data.shape)}
 

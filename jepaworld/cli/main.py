@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 
-import typer
+# The command writes figures to files, never to a window: matplotlib's file-only backend unless the user chose
+# one (set before anything imports matplotlib; the library itself never switches the backend).
+os.environ.setdefault("MPLBACKEND", "Agg")
 
-from jepaworld.cli import collect, data, demo, memory, train
-from jepaworld.cli.distill import distill_cmd
-from jepaworld.cli.errors import set_verbose
-from jepaworld.cli.eval import eval_cmd
-from jepaworld.cli.mcp import mcp_cmd
-from jepaworld.cli.offline_eval import offline_eval_cmd
-from jepaworld.cli.probe import probe_cmd
-from jepaworld.cli.report import report_cmd
-from jepaworld.cli.rollout_error import rollout_error_cmd
-from jepaworld.cli.serve import serve_cmd
-from jepaworld.cli.structure import structure_cmd
-from jepaworld.cli.surprise import surprise_cmd
+import typer  # noqa: E402
+
+from jepaworld.cli import collect, data, demo, memory, train  # noqa: E402
+from jepaworld.cli.distill import distill_cmd  # noqa: E402
+from jepaworld.cli.errors import set_verbose  # noqa: E402
+from jepaworld.cli.eval import eval_cmd  # noqa: E402
+from jepaworld.cli.mcp import mcp_cmd  # noqa: E402
+from jepaworld.cli.offline_eval import offline_eval_cmd  # noqa: E402
+from jepaworld.cli.probe import probe_cmd  # noqa: E402
+from jepaworld.cli.report import report_cmd  # noqa: E402
+from jepaworld.cli.rollout_error import rollout_error_cmd  # noqa: E402
+from jepaworld.cli.serve import serve_cmd  # noqa: E402
+from jepaworld.cli.structure import structure_cmd  # noqa: E402
+from jepaworld.cli.surprise import surprise_cmd  # noqa: E402
 
 app = typer.Typer(
     name="jepaworld",

@@ -62,14 +62,13 @@ def info_cmd(memory: MemArg) -> None:
 
 
 def _read_png(path: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     from jepaworld.cli.errors import UserError
+    from jepaworld.images import ImageDecodeError, read_image
 
     try:
-        return np.array(Image.open(path).convert("RGB"))
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as e:
-        raise UserError(f"cannot read the image {path}: {e}") from None
+        return read_image(path)
+    except ImageDecodeError as e:
+        raise UserError(str(e)) from None
 
 
 def _model_for(store, run: str | None, device: str, threads: int):  # noqa: ANN001, ANN202
@@ -186,7 +185,7 @@ def query_cmd(
 
 def _write_sheet(path: str, matches: list) -> None:  # noqa: ANN001
     from jepaworld.atomic import atomic_write_bytes
-    from jepaworld.memory.store import png_array, png_bytes
+    from jepaworld.images import png_array, png_bytes
 
     thumbs = [png_array(m.thumb) for m in matches if m.thumb]
     if thumbs:

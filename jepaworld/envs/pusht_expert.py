@@ -214,11 +214,6 @@ class PushTExpert:
         way = g + _APPROACH * np.array([math.cos(here + step), math.sin(here + step)])
         return np.clip(way, pt.AGENT_LO, pt.AGENT_HI)
 
-    @staticmethod
-    def _presses(agent: np.ndarray, pose: np.ndarray, point: np.ndarray) -> bool:
-        touching = float(pt.t_distance(agent[None], pose)[0]) < pt.AGENT_RADIUS + 3.0
-        return touching and into_wall(pose, _unit(point - agent))
-
     # -- policy -----------------------------------------------------------------------------
     def _next_point(self, agent: np.ndarray, pose: np.ndarray) -> np.ndarray | None:
         """Where to head this step; ``None`` when the task cannot go on (a lost push, a wander

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 
 import numpy as np
 
 from jepaworld.errors import JepaworldError
+from jepaworld.images import ImageDecodeError, open_png, png_bytes, rgb_pixels
 from jepaworld.memory.query import check_image
-from jepaworld.memory.store import png_bytes
 
 MAX_PNG_CHARS = 8 * 2**20  # base64 characters of one image argument
 MAX_SIDE = 4096
@@ -23,8 +22,6 @@ VIEW_PX = 256  # frames handed to the LLM are enlarged (nearest) to at least thi
 
 def decode_png(text: str, resolution: int, what: str = "image") -> np.ndarray:
     """base64 of a square RGB(A) PNG -> uint8 (resolution, resolution, 3) (resized when its side differs)."""
-    from PIL import Image, UnidentifiedImageError
-
     if len(text) > MAX_PNG_CHARS:
         raise JepaworldError(f"{what}: {len(text)} base64 characters; send a PNG under {MAX_PNG_CHARS * 3 // 4} bytes")
     try:
@@ -32,8 +29,8 @@ def decode_png(text: str, resolution: int, what: str = "image") -> np.ndarray:
     except (binascii.Error, ValueError):
         raise JepaworldError(f"{what}: not valid base64; send the base64 (standard alphabet) of a PNG file") from None
     try:
-        img = Image.open(io.BytesIO(raw), formats=["PNG"])
-    except (UnidentifiedImageError, OSError, ValueError):
+        img = open_png(raw)
+    except ImageDecodeError:
         raise JepaworldError(f"{what}: not a PNG image; send the base64 of a PNG file's bytes") from None
     with img:
         w, h = img.size
@@ -42,8 +39,8 @@ def decode_png(text: str, resolution: int, what: str = "image") -> np.ndarray:
                                  f"{resolution}x{resolution}; other sides are resized), at most "
                                  f"{MAX_SIDE} px")  # fmt: skip
         try:
-            arr = np.array(img.convert("RGB"), dtype=np.uint8)
-        except (OSError, ValueError, SyntaxError):
+            arr = rgb_pixels(img)
+        except ImageDecodeError:
             raise JepaworldError(f"{what}: the PNG is truncated or corrupt") from None
     return check_image(arr, resolution)
 

@@ -22,9 +22,10 @@ import numpy as np
 from jepaworld.data import EpisodeFile, check_compatible
 from jepaworld.envs import get_spec
 from jepaworld.errors import JepaworldError
+from jepaworld.images import png_bytes
 from jepaworld.lock import exclusive
 from jepaworld.memory.entities import StateDecoder, env_entities
-from jepaworld.memory.store import MemoryHeader, MemoryStore, StateRow, png_bytes
+from jepaworld.memory.store import MemoryHeader, MemoryStore, StateRow
 from jepaworld.model.encode import encode
 from jepaworld.run.episodes import training_episodes
 

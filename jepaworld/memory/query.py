@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from jepaworld.errors import JepaworldError
+from jepaworld.images import resize_square
 from jepaworld.memory.entities import Condition
 from jepaworld.memory.index import NearestIndex
 from jepaworld.memory.store import Goal, MemoryStore
@@ -38,9 +39,7 @@ def check_image(image: np.ndarray, resolution: int) -> np.ndarray:
         raise JepaworldError(f"expected a square RGB image, got shape {tuple(image.shape)}")
     image = image[..., :3].astype(np.uint8)
     if image.shape[0] != resolution:
-        from PIL import Image
-
-        image = np.array(Image.fromarray(image).resize((resolution, resolution), Image.BILINEAR), dtype=np.uint8)
+        image = resize_square(image, resolution)
     return image
 
 

@@ -27,7 +27,6 @@ another schema version, or is damaged raises ``JepaworldError``.
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -39,6 +38,7 @@ import numpy as np
 
 from jepaworld.config import json_text
 from jepaworld.errors import JepaworldError
+from jepaworld.images import png_array, png_bytes
 
 FORMAT = "jepaworld-memory"
 SCHEMA_VERSION = 1
@@ -127,22 +127,6 @@ def _blob(a: np.ndarray | None) -> bytes | None:
 
 def _array(b: bytes | None) -> np.ndarray | None:
     return None if b is None else np.frombuffer(b, dtype=np.float32).copy()
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """uint8 (H, W, 3) -> PNG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def png_array(data: bytes) -> np.ndarray:
-    """PNG bytes -> uint8 (H, W, 3)."""
-    from PIL import Image
-
-    return np.array(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
 
 
 class MemoryStore:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
-import struct
 
 import numpy as np
 
+from jepaworld.images import ImageDecodeError, open_png, png_size, rgb_pixels
 from jepaworld.serve.errors import ApiError
 from jepaworld.serve.schemas import Image
 
@@ -24,26 +23,15 @@ def _b64(text: str, what: str) -> bytes:
         raise ApiError(422, f"{what}: not valid base64 (standard alphabet, with padding)") from None
 
 
-def png_size(raw: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG's IHDR chunk; None if ``raw`` does not start like a PNG."""
-    if len(raw) < 24 or raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", raw[16:24])
-    return width, height
-
-
 def decode_png(raw: bytes, res: int, what: str) -> np.ndarray:
     """One RGB PNG of res x res pixels -> uint8 (1, res, res, 3)."""
-    from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
-
     size = png_size(raw)  # from the header, before Pillow: a 60000^2 header is a wrong size, not a bomb alarm
     if size is not None and size != (res, res):
         raise ApiError(422, f"{what}.png: the image is {size[0]}x{size[1]} pixels; this model takes "
                             f"{res}x{res}: render the env at resolution {res}")  # fmt: skip
     try:
-        img = PILImage.open(io.BytesIO(raw), formats=["PNG"])
-    except (UnidentifiedImageError, OSError, ValueError, PILImage.DecompressionBombError):
+        img = open_png(raw)
+    except ImageDecodeError:
         raise ApiError(422, f"{what}.png: not a PNG image; send base64 of a PNG file's bytes") from None
     with img:
         if img.size != (res, res):
@@ -52,8 +40,8 @@ def decode_png(raw: bytes, res: int, what: str) -> np.ndarray:
         if img.mode != "RGB":
             raise ApiError(422, f"{what}.png: mode {img.mode}; send an 8-bit RGB PNG (no alpha, palette or grey)")
         try:
-            arr = np.array(img.convert("RGB"), dtype=np.uint8)  # writable: torch.as_tensor warns otherwise
-        except (OSError, ValueError, SyntaxError):
+            arr = rgb_pixels(img)
+        except ImageDecodeError:
             raise ApiError(422, f"{what}.png: the PNG is truncated or corrupt") from None
     return arr[None]
 
