@@ -63,7 +63,8 @@ def summary_tables(report: dict[str, Any]) -> list[Table]:
         envs = f" ({s['envs_per_plan']:.0f} envs)" if given(s.get("envs_per_plan")) else ""
         times = f"{num(s.get('plan_time_median_s'), 2)} / {num(s.get('plan_time_p90_s'), 2)}"
         plan = times + envs if s.get("plans") else MISSING
-        t.add_row(Styled(name, bold=True) if name == planner else name, Styled(pct(s["success_rate"]), bold=True, aside=f"({s['successes']}/{s['episodes']})"),
+        success = Styled(pct(s["success_rate"]), bold=True, aside=f"({s['successes']}/{s['episodes']})")
+        t.add_row(Styled(name, bold=True) if name == planner else name, success,
                   _ci(s), num(s["mean_steps_to_success"], 1),
                   num(s["mean_final_distance"], 1), plan)  # fmt: skip
         row = [name]
