@@ -63,3 +63,22 @@ def tiny_run(tiny_data, tmp_path_factory) -> str:
     out = str(tmp_path_factory.mktemp("run") / "tiny")
     train(tiny_config(tiny_data, out, steps=60))
     return out
+
+
+# the serve tests' model and frames (tests/test_serve.py, tests/test_serve_hostile.py): one per module, as before
+@pytest.fixture(scope="module")
+def serve_wm(tiny_run):
+    import jepaworld
+
+    return jepaworld.load(tiny_run, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def serve_frames(serve_wm):
+    """Two Two-Room frames at the model's resolution: the starts of seeds 0 and 1 -> ``(obs, other)``."""
+    from jepaworld.envs import make
+
+    env = make("tworoom", resolution=serve_wm.meta.resolution)
+    obs, _ = env.reset(seed=0)
+    other, _ = env.reset(seed=1)
+    return obs, other

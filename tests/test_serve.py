@@ -7,7 +7,6 @@ an ephemeral loopback port in a thread.
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import re
@@ -27,7 +26,6 @@ with warnings.catch_warnings():  # starlette's TestClient on httpx: a deprecatio
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-import jepaworld  # noqa: E402
 from jepaworld.client import Client, RemoteController, ServerError, encode_image  # noqa: E402
 from jepaworld.config import EvalConfig, PlanConfig  # noqa: E402
 from jepaworld.data import EpisodeFile  # noqa: E402
@@ -35,37 +33,15 @@ from jepaworld.envs import make  # noqa: E402
 from jepaworld.errors import JepaworldError  # noqa: E402
 from jepaworld.eval.episodes import draw_episodes  # noqa: E402
 from jepaworld.eval.runner import run_mpc  # noqa: E402
-from jepaworld.serve import ServeSettings, check_bind, create_app, load_token  # noqa: E402
-from jepaworld.serve.protocol import uvicorn_server  # noqa: E402
+from jepaworld.serve import check_bind, load_token  # noqa: E402
+from tests.serve_helpers import AUTH, PLAN, TOKEN, make_app, raw, serving  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-TOKEN = "test-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PLAN = PlanConfig(samples=16, elites=4, iterations=2, horizon=3, receding=1, cost="min")
-
-
 @pytest.fixture(scope="module")
-def wm(tiny_run):
-    return jepaworld.load(tiny_run, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def frames(wm):
-    env = make("tworoom", resolution=wm.meta.resolution)
-    obs, _ = env.reset(seed=0)
-    other, _ = env.reset(seed=1)
-    return obs, other
-
-
-@pytest.fixture(scope="module")
-def episodes(wm):
-    f = EpisodeFile(wm.meta.data_path)
-    return draw_episodes(f, list(wm.meta.held_out), EvalConfig(episodes=3, goal_offset=10, seed=0)).episodes
-
-
-def raw(a: np.ndarray) -> dict:
-    return {"data": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode(), "shape": list(a.shape)}
+def episodes(serve_wm):
+    f = EpisodeFile(serve_wm.meta.data_path)
+    return draw_episodes(f, list(serve_wm.meta.held_out), EvalConfig(episodes=3, goal_offset=10, seed=0)).episodes
 
 
 def png(a: np.ndarray, mode: str = "RGB") -> dict:
@@ -74,34 +50,6 @@ def png(a: np.ndarray, mode: str = "RGB") -> dict:
     buf = io.BytesIO()
     Image.fromarray(a).convert(mode).save(buf, format="PNG")
     return {"png": base64.b64encode(buf.getvalue()).decode()}
-
-
-def make_app(wm, **settings):
-    return create_app(wm, ServeSettings(**{"token": TOKEN, **settings}), PLAN)
-
-
-@contextlib.contextmanager
-def serving(app, servers: list | None = None):
-    """uvicorn on 127.0.0.1, an ephemeral port, in a thread, as `jepaworld serve` runs it -> the base URL
-    (``servers`` gets the uvicorn server, to stop it from a test)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn_server(app, log_level="error")
-    if servers is not None:
-        servers.append(server)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def metric(text: str, name: str) -> float:
@@ -125,8 +73,8 @@ class Recording:
 
 
 # --------------------------------------------------------------------------------------- auth
-def test_token_is_required_and_non_loopback_needs_one(wm, monkeypatch, tmp_path):
-    with TestClient(make_app(wm)) as c:
+def test_token_is_required_and_non_loopback_needs_one(serve_wm, monkeypatch, tmp_path):
+    with TestClient(make_app(serve_wm)) as c:
         assert c.get("/v1/health").status_code == 200  # liveness stays open
         for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": TOKEN}):
             r = c.get("/v1/model", headers=headers)
@@ -134,7 +82,7 @@ def test_token_is_required_and_non_loopback_needs_one(wm, monkeypatch, tmp_path)
             assert c.post("/v1/plan", json={}, headers=headers).status_code == 401
             assert c.get("/metrics", headers=headers).status_code == 401
         info = c.get("/v1/model", headers=AUTH).json()
-        assert info["resolution"] == wm.meta.resolution and info["frameskip"] == wm.meta.frameskip
+        assert info["resolution"] == serve_wm.meta.resolution and info["frameskip"] == serve_wm.meta.frameskip
         assert info["action_low"] == [-1.0, -1.0] and info["planner"] == PLAN.describe()
         assert c.get("/docs").status_code == 200 and "/v1/sessions" in c.get("/openapi.json").json()["paths"]
 
@@ -154,15 +102,15 @@ def test_token_is_required_and_non_loopback_needs_one(wm, monkeypatch, tmp_path)
     from jepaworld.cli.main import app as cli
 
     monkeypatch.delenv("JEPAWORLD_TOKEN")
-    result = CliRunner().invoke(cli, ["serve", str(wm.checkpoint_path), "--host", "0.0.0.0"])
+    result = CliRunner().invoke(cli, ["serve", str(serve_wm.checkpoint_path), "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "without a token" in result.output
 
 
 # ------------------------------------------------------------------------- malformed requests
-def test_oversize_and_malformed_requests_get_4xx_that_say_what_to_fix(wm, frames):
-    obs, goal = frames
-    res = wm.meta.resolution
-    with TestClient(make_app(wm, max_body_bytes=32_000, max_frames=4)) as c:
+def test_oversize_and_malformed_requests_get_4xx_that_say_what_to_fix(serve_wm, serve_frames):
+    obs, goal = serve_frames
+    res = serve_wm.meta.resolution
+    with TestClient(make_app(serve_wm, max_body_bytes=32_000, max_frames=4)) as c:
         def post(path, body=None, headers=AUTH, **kw):
             r = c.post(path, json=body, headers=headers, **kw) if body is not None else c.post(path, headers=headers,
                                                                                              **kw)
@@ -210,8 +158,8 @@ def test_oversize_and_malformed_requests_get_4xx_that_say_what_to_fix(wm, frames
         assert c.post("/v1/plan", json={"obs": raw(obs), "goal": png(goal)}, headers=AUTH).status_code == 200
 
 
-def test_fuzzed_bad_requests_leave_the_server_healthy(wm, frames):
-    obs, goal = frames
+def test_fuzzed_bad_requests_leave_the_server_healthy(serve_wm, serve_frames):
+    obs, goal = serve_frames
     rng = np.random.default_rng(0)
     valid = {"obs": raw(obs), "goal": raw(goal), "planner": {"samples": 8, "elites": 2}, "seed": 1}
     junk = [None, True, -1, 2**70, 1e308, "x" * 300, "", [], {}, [[1, 2]], {"a": {"b": [None]}}, "../../etc/passwd",
@@ -232,7 +180,7 @@ def test_fuzzed_bad_requests_leave_the_server_healthy(wm, frames):
 
     routes = ["/v1/plan", "/v1/sessions", "/v1/sessions/abc/act", "/v1/sessions/%00/act", "/metrics", "/v1/model"]
     sent = 0
-    with TestClient(make_app(wm, max_body_bytes=64_000), raise_server_exceptions=False) as c:
+    with TestClient(make_app(serve_wm, max_body_bytes=64_000), raise_server_exceptions=False) as c:
         for i in range(300):
             kind = i % 5
             path = routes[int(rng.integers(len(routes)))]
@@ -263,15 +211,15 @@ def test_fuzzed_bad_requests_leave_the_server_healthy(wm, frames):
         assert c.get("/v1/health").json()["status"] == "ok"
         r = c.post("/v1/plan", json={"obs": raw(obs), "goal": raw(goal)}, headers=AUTH)
         assert r.status_code == 200
-        assert np.asarray(r.json()["actions"]).shape == (1, PLAN.horizon * wm.meta.frameskip, 2)
+        assert np.asarray(r.json()["actions"]).shape == (1, PLAN.horizon * serve_wm.meta.frameskip, 2)
         text = c.get("/metrics", headers=AUTH).text
         assert metric(text, "jepaworld_worker_up") == 1
         print(f"fuzz: {sent} bad requests, all answered 4xx with a JSON error; server healthy")
 
 
-def test_queue_full_answers_503_and_timeouts_504(wm, frames):
-    obs, goal = frames
-    app = make_app(wm, queue_size=1, timeout_s=0.3)
+def test_queue_full_answers_503_and_timeouts_504(serve_wm, serve_frames):
+    obs, goal = serve_frames
+    app = make_app(serve_wm, queue_size=1, timeout_s=0.3)
     c = TestClient(app)  # no lifespan: the planning thread never starts, so nothing leaves the queue
     assert c.get("/v1/health").status_code == 503
     r = c.post("/v1/plan", json={"obs": raw(obs), "goal": raw(goal)}, headers=AUTH)
@@ -283,11 +231,11 @@ def test_queue_full_answers_503_and_timeouts_504(wm, frames):
 
 # ------------------------------------------------------------------------------ closed loop
 @pytest.mark.numerics
-def test_closed_loop_through_the_server_matches_local_mpc_exactly(wm, episodes):
-    res, budget = wm.meta.resolution, 20
-    with serving(make_app(wm)) as url, Client(url, token=TOKEN) as client:
+def test_closed_loop_through_the_server_matches_local_mpc_exactly(serve_wm, episodes):
+    res, budget = serve_wm.meta.resolution, 20
+    with serving(make_app(serve_wm)) as url, Client(url, token=TOKEN) as client:
         for ep in episodes[:2]:
-            local = Recording(wm.mpc(PLAN, seed=7 + ep.index))
+            local = Recording(serve_wm.mpc(PLAN, seed=7 + ep.index))
             [want] = run_mpc("tworoom", [ep], budget, res, local)
             remote = Recording(RemoteController(client, seed=7 + ep.index))
             [got] = run_mpc("tworoom", [ep], budget, res, remote)
@@ -300,16 +248,16 @@ def test_closed_loop_through_the_server_matches_local_mpc_exactly(wm, episodes):
         env = make("tworoom", resolution=res)
         obs, _ = env.reset(seed=3)
         goal = env.render_state(episodes[0].goal)
-        np.testing.assert_array_equal(client.plan(obs, goal, seed=5), wm.plan(obs, goal, PLAN, seed=5))
+        np.testing.assert_array_equal(client.plan(obs, goal, seed=5), serve_wm.plan(obs, goal, PLAN, seed=5))
         assert client.health()["sessions"] == 0
 
 
 @pytest.mark.numerics
-def test_a_vanished_client_does_not_disturb_another_session(wm, episodes):
-    ep_b, res, budget = episodes[1], wm.meta.resolution, 20
-    local = Recording(wm.mpc(PLAN, seed=11))
+def test_a_vanished_client_does_not_disturb_another_session(serve_wm, episodes):
+    ep_b, res, budget = episodes[1], serve_wm.meta.resolution, 20
+    local = Recording(serve_wm.mpc(PLAN, seed=11))
     [want] = run_mpc("tworoom", [ep_b], budget, res, local)
-    app = make_app(wm, session_ttl_s=1.0)
+    app = make_app(serve_wm, session_ttl_s=1.0)
     with serving(app) as url:
         env = make("tworoom", resolution=res)
         obs, _ = env.reset(seed=ep_b.index)
@@ -359,12 +307,12 @@ def test_a_vanished_client_does_not_disturb_another_session(wm, episodes):
 
 
 @pytest.mark.numerics
-def test_concurrent_requests_are_planned_in_one_batch(wm, episodes):
-    res = wm.meta.resolution
+def test_concurrent_requests_are_planned_in_one_batch(serve_wm, episodes):
+    res = serve_wm.meta.resolution
     env = make("tworoom", resolution=res)
     starts = [env.reset(seed=i)[0] for i in range(6)]
     goal = env.render_state(episodes[0].goal)
-    with serving(make_app(wm, window_ms=300)) as url:
+    with serving(make_app(serve_wm, window_ms=300)) as url:
         answers: list = [None] * len(starts)
 
         def ask(i):
@@ -383,7 +331,7 @@ def test_concurrent_requests_are_planned_in_one_batch(wm, episodes):
     assert merged >= 1, "no planner call merged two requests"
     assert metric(text, "jepaworld_batch_size_sum") == len(starts)
     for i, a in enumerate(answers):  # merged or not, each plan is the one it gets alone
-        alone = wm.mpc(PLAN, seed=i)
+        alone = serve_wm.mpc(PLAN, seed=i)
         assert_same_plan(a["actions"], a["cost"], alone.plan_once(starts[i], goal), alone.last_cost)
 
 
@@ -403,7 +351,7 @@ def assert_same_plan(got: np.ndarray, got_cost, want: np.ndarray, want_cost) -> 
 
 # --------------------------------------------------------------------- the batching primitive
 @pytest.mark.numerics
-def test_act_together_steps_each_controller_as_if_alone(wm, episodes):
+def test_act_together_steps_each_controller_as_if_alone(serve_wm, episodes):
     import torch
 
     from jepaworld.plan import act_together, sample_noise
@@ -415,11 +363,11 @@ def test_act_together_steps_each_controller_as_if_alone(wm, episodes):
         alone = sample_noise("colored", n, 4, 3, 5, 2, generator=torch.Generator().manual_seed(seed))
         np.testing.assert_array_equal(rows, alone)
 
-    env = make("tworoom", resolution=wm.meta.resolution)
+    env = make("tworoom", resolution=serve_wm.meta.resolution)
     goals = [env.render_state(ep.goal) for ep in episodes]
     starts = [env.reset(seed=i)[0] for i in range(len(episodes))]
-    alone = [wm.mpc(PLAN, seed=s) for s in range(len(goals))]
-    together = [wm.mpc(PLAN, seed=s) for s in range(len(goals))]
+    alone = [serve_wm.mpc(PLAN, seed=s) for s in range(len(goals))]
+    together = [serve_wm.mpc(PLAN, seed=s) for s in range(len(goals))]
     for a, t, g in zip(alone, together, goals, strict=True):
         a.reset(g), t.reset(g)
     for _ in range(3):
@@ -428,4 +376,4 @@ def test_act_together_steps_each_controller_as_if_alone(wm, episodes):
         for w, g, a, t in zip(want, got, alone, together, strict=True):
             assert_same_plan(g, t.last_cost, w, a.last_cost)
     with pytest.raises(JepaworldError, match="group them"):
-        act_together([alone[0], wm.mpc(PlanConfig(samples=8, elites=2), seed=0)], starts[:2])
+        act_together([alone[0], serve_wm.mpc(PlanConfig(samples=8, elites=2), seed=0)], starts[:2])
