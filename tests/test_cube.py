@@ -146,3 +146,42 @@ def test_coarsen_meshes_merges_close_vertices_and_spares_colliding_meshes():
     assert len({tuple(sorted(f)) for f in faces[:12]}) == 12
     assert all(len(set(f)) == 1 for f in faces[12:])  # the rest degenerate: nothing drawn
     np.testing.assert_array_equal(model.mesh_face[model.mesh_faceadr[col] : model.mesh_faceadr[col] + 24], col_faces)
+
+
+def test_coarsened_meshes_hand_only_their_kept_faces_to_the_renderer():
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(_box_mesh_xml())
+    vis, col = model.mesh("vis").id, model.mesh("col").id
+    cb.coarsen_meshes(model, 0.01)
+    assert model.mesh_facenum[vis] == 12 and model.mesh_facenum[col] == 24  # degenerate faces not even uploaded
+
+
+def test_a_reused_env_gives_the_episodes_of_a_new_one(env, trajectory):
+    """collect and the eval's env pool run many episodes on one env: each must equal the same episode on a
+    new env (frames and states bit for bit), whatever ran before it (here: the trajectory fixture)."""
+    from jepaworld.data.collect import run_episode
+
+    fresh = cb.CubeEnv(resolution=RES)
+    try:
+        want = run_episode(fresh, cb.cube_expert, seed=5, index=1, max_steps=8, noise=0.1)
+    finally:
+        fresh.close()
+    got = run_episode(env, cb.cube_expert, seed=5, index=1, max_steps=8, noise=0.1)
+    for key in ("pixels", "state", "action"):
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
+def test_coarsened_meshes_leave_the_dynamics_alone(env, trajectory):
+    """The gripper's visual meshes are also its collision meshes: coarsening their faces must not move a
+    thing (collisions read vertices and the compiled convex hull), through a grasp."""
+    from jepaworld.data.collect import run_episode
+
+    exact = cb.CubeEnv(resolution=RES, mesh_cell=0.0)
+    try:
+        want = run_episode(exact, cb.cube_expert, seed=0, index=3, max_steps=40, noise=0.1)["state"]
+    finally:
+        exact.close()
+    assert want[:, cb.CUBE + 2].max() > 0.05  # the gripper closed on the cube and lifted it
+    got = run_episode(env, cb.cube_expert, seed=0, index=3, max_steps=40, noise=0.1)["state"]
+    np.testing.assert_array_equal(got, want)

@@ -8,10 +8,10 @@ Success = the cube's centre within 4 cm of the goal's (OGBench's test).
 
 Frames come from OGBench's ``front_pixels`` camera with the colours of its pixel tasks (purple
 gripper, arm at 10% opacity), drawn by our own renderer with the cheapest settings that still show
-arm and cube: no shadows, reflections, skybox or multisampling. On a CPU rasteriser the arm's
-~185,000 visual mesh triangles then set the cost, so they are coarsened (:func:`coarsen_meshes`,
-vertices clustered on a ``mesh_cell`` grid, 5 mm: ~12% of the triangles are kept), which at 64 px
-changes no visible detail. docs/results/reacher.md has the measured frame rates.
+arm and cube: no shadows, reflections, skybox or multisampling. On a CPU rasteriser the arm's and
+gripper's ~185,000 mesh triangles then set the cost, so they are coarsened (:func:`coarsen_meshes`,
+vertices clustered on a ``mesh_cell`` grid, 5 mm: 21,720 triangles are drawn), which at 64 px changes
+no visible detail. docs/results/reacher.md and docs/results/cube.md have the measured frame rates.
 
 State ``(STATE_DIM,)`` float32: effector xyz (m), effector yaw, gripper opening in [0, 1], gripper
 contact in [0, 1], cube xyz, cube quaternion (w, x, y, z), cube yaw, then the simulator's ``qpos``
@@ -85,19 +85,23 @@ def checked_state(state: Any) -> np.ndarray:
 
 
 def coarsen_meshes(model: Any, cell: float) -> tuple[int, int]:
-    """Coarsen the triangles of visual-only meshes in place (before a renderer is made): vertices are
-    clustered on a ``cell``-metre grid, each face is redrawn on its clusters' first vertices, faces that
-    collapse are made degenerate (zero area: the rasteriser drops them). Meshes used by any colliding
-    geom are left alone; masses and inertias were fixed at compile time. Returns (faces kept, faces)."""
+    """Coarsen the triangles of the meshes that visual-only geoms draw, in place (before a renderer is
+    made): vertices are clustered on a ``cell``-metre grid, each face is redrawn on its clusters' first
+    vertices, faces that collapse or repeat another are moved to the end of the mesh's faces and made
+    degenerate, and the mesh's face count is cut to the faces kept, so that a renderer made afterwards
+    does not even upload the others (on a CPU rasteriser their vertices cost as much as drawn ones').
+
+    The dynamics do not change: masses and inertias were fixed at compile time, and collisions read a
+    mesh's vertices and the convex hull compiled from them, never its faces, so a mesh that a visual
+    geom shares with a colliding one (Cube's gripper: 56,000 of its 81,000 drawn faces) is coarsened
+    too (tests/test_cube.py checks an episode's states against uncoarsened meshes). Meshes only
+    colliding geoms use are left alone. Returns (faces kept, faces)."""
     import mujoco
 
-    colliding = {
-        int(model.geom_dataid[g]) for g in range(model.ngeom) if model.geom_contype[g] or model.geom_conaffinity[g]
-    }
     visual = {
         int(model.geom_dataid[g])
         for g in range(model.ngeom)
-        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and int(model.geom_dataid[g]) not in colliding
+        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and not (model.geom_contype[g] or model.geom_conaffinity[g])
     }
     kept_total = faces_total = 0
     for mesh in sorted(visual):
@@ -116,6 +120,7 @@ def coarsen_meshes(model: Any, cell: float) -> tuple[int, int]:
         model.mesh_face[f0 : f0 + nf] = out
         normals = model.mesh_facenormal[f0 : f0 + nf]
         normals[: len(rows)] = normals[rows].copy()
+        model.mesh_facenum[mesh] = max(1, len(rows))  # the renderer uploads faces [adr, adr + num)
         kept_total, faces_total = kept_total + len(rows), faces_total + nf
     return kept_total, faces_total
 
@@ -204,6 +209,7 @@ class CubeEnv(GoalTask, gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     success_test, distance = staticmethod(is_success), staticmethod(goal_distance)
+    reusable = True  # a seeded reset starts as a new env does (OGBench resets all its data; jepaworld.envs.pool)
 
     def __init__(self, resolution: int = 64, render_mode: str | None = "rgb_array", mesh_cell: float = MESH_CELL):
         if resolution < 8:
@@ -225,6 +231,9 @@ class CubeEnv(GoalTask, gym.Env):
         )  # fmt: skip
         self._sim.reset(seed=0)  # builds and compiles the model (pixel-task colours), renders once
         self._sim._ob_type = "states"  # its step then skips rendering: we render once, below
+        # Nor does it compute the observation and info dicts that reset and step return and nothing here
+        # reads (pure functions of the data; 2 of the 5 compute_ob_info calls of a collection step).
+        self._sim.compute_observation = self._sim.get_step_info = self._sim.get_reset_info = dict
         self._sim._renderer.close()  # that first frame's renderer (OGBench's env has no close of its own)
         self._sim._renderer = None
         model = self._sim.model
