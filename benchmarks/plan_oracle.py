@@ -32,10 +32,9 @@ import torch
 import jepaworld
 from jepaworld.config import EvalConfig, parse_overrides, update, validate
 from jepaworld.config.planners import apply_planner_preset
+from jepaworld.control import draw_episodes, run_episodes
 from jepaworld.envs import get_spec, make, pusht, reacher
 from jepaworld.envs.goal import goal_distance
-from jepaworld.eval.episodes import draw_episodes
-from jepaworld.eval.runner import run_mpc
 from jepaworld.eval.stats import wilson_interval
 from jepaworld.plan.problem import PlanProblem
 from jepaworld.plan.registry import plan as run_planner
@@ -165,7 +164,7 @@ def main() -> None:
         t0 = time.perf_counter()
         if line == "model":
             mpc = wm.mpc(cfg, seed=args.seed)
-            ok = [r.success for r in run_mpc(wm.meta.env, episodes, args.budget, wm.meta.resolution, mpc)]
+            ok = [r.success for r in run_episodes(wm.meta.env, episodes, args.budget, wm.meta.resolution, mpc)]
             name = "world model (predictor + latent cost)"
         else:
             ok = run_sim(wm, spec, cfg, episodes, args.budget, line, args.seed)

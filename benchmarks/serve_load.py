@@ -36,10 +36,9 @@ import torch
 import jepaworld
 from jepaworld.client import Client, RemoteController
 from jepaworld.config import EvalConfig
+from jepaworld.control import EpisodeResult, GoalEpisode, draw_episodes, run_episodes
 from jepaworld.data import EpisodeFile
 from jepaworld.envs import make
-from jepaworld.eval.episodes import GoalEpisode, draw_episodes
-from jepaworld.eval.runner import EpisodeResult, run_mpc
 from jepaworld.plan import act_together
 
 SEED = 1000  # session seed = SEED + episode index, locally and on the server
@@ -56,7 +55,7 @@ class LocalSessions:
         for c, g in zip(self.ctrls, goals, strict=True):
             c.reset(g)
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         return np.stack(act_together(self.ctrls, list(obs)))
 
 
@@ -176,7 +175,7 @@ def run_phase(url: str, token: str, clients: int, episodes: list[GoalEpisode], b
                 remote = None
                 try:
                     remote = RemoteController(client, seed=SEED + ep.index)
-                    [result] = run_mpc("tworoom", [ep], budget, res, remote)
+                    [result] = run_episodes("tworoom", [ep], budget, res, remote)
                     with phase.lock:
                         phase.results[ep.index] = result
                 except TimeoutError:
@@ -229,7 +228,7 @@ def main() -> None:
           f"{wm.config.plan.describe()}; {torch.get_num_threads()} torch threads", flush=True)  # fmt: skip
 
     t0 = time.perf_counter()
-    local = {r.index: r for r in run_mpc(meta.env, episodes, ev.budget, res, LocalSessions(wm, episodes))}
+    local = {r.index: r for r in run_episodes(meta.env, episodes, ev.budget, res, LocalSessions(wm, episodes))}
     local_s = time.perf_counter() - t0
     local_ok = sum(r.success for r in local.values())
     print(f"local: {local_ok}/{len(local)} episodes succeed ({local_s:.0f} s, all episodes in one batch)", flush=True)

@@ -1,6 +1,6 @@
 """jepaworld: JEPA world models from pixels — learn, plan toward goal images, detect surprise."""
 
-__version__ = "0.1.0"
+from jepaworld.version import __version__
 
 
 def load(path, device: str = "auto"):  # noqa: ANN001, ANN201 - thin lazy wrapper, see jepaworld.api.load

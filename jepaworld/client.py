@@ -151,7 +151,7 @@ class Session:
 class RemoteController:
     """``LatentMPC``'s closed-loop interface over server sessions: ``reset(goal_obs)``, ``act(obs)``, ``frameskip``.
 
-    A drop-in for the controller of ``jepaworld.eval.runner.run_mpc``. Row i of a batch is its own
+    A controller (``jepaworld.control.Controller``) for ``jepaworld.control.run_episodes``. Row i of a batch is its own
     session seeded ``seed + i``, so one row drives exactly like ``wm.mpc(plan, seed + i)`` locally.
     """
 
@@ -168,7 +168,8 @@ class RemoteController:
         goals = goal_obs[None] if self.single else goal_obs
         self.sessions = [self.client.session(g, seed=self.seed + i, **self.planner) for i, g in enumerate(goals)]
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Every session acts (``active``, the controller protocol's, is not used)."""
         obs = np.asarray(obs)
         rows = obs[None] if self.single else obs
         if len(rows) != len(self.sessions):

@@ -7,13 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 import jepaworld
-from jepaworld.agent import Agent, DistillConfig, FitSettings, GuardConfig, distill, load_guard
+from jepaworld.agent import Agent, DistillConfig, FitSettings, GuardConfig, distill, load_guard, run_agent
 from jepaworld.config import PlanConfig
+from jepaworld.control import GoalEpisode, Perturbation
 from jepaworld.envs import make
 from jepaworld.errors import JepaworldError
-from jepaworld.eval.episodes import GoalEpisode
-from jepaworld.eval.perturb import Perturbation
-from jepaworld.eval.runner import run_agent
 from tests.strict_json import load_strict
 
 PLAN = PlanConfig(samples=8, elites=2, iterations=1, horizon=2, receding=1, cost="min")
@@ -125,7 +123,7 @@ def test_guard_plans_on_a_teleport_and_not_otherwise_and_logs_every_decision(dis
 
 
 def test_planner_mode_is_the_eval_closed_loop(distilled):
-    from jepaworld.eval.runner import run_mpc
+    from jepaworld.control import run_episodes as run_mpc
 
     run, wm, _ = distilled
     [reference] = run_mpc("tworoom", _episodes()[:1], 20, 16, wm.mpc(PLAN, seed=3))

@@ -93,9 +93,9 @@ def test_plan_api_returns_bounded_actions_and_checks_inputs(tiny_run):
 
 @pytest.mark.parametrize("receding", [1, 2])
 def test_controller_drives_exactly_like_the_evaluation_loop(tiny_run, receding):
-    """wm.controller(goal).act(obs), block by block, ends where run_mpc ends on the same episode."""
-    from jepaworld.eval.episodes import GoalEpisode
-    from jepaworld.eval.runner import run_mpc
+    """wm.controller(goal).act(obs), block by block, ends where run_episodes ends on the same episode."""
+    from jepaworld.control import GoalEpisode
+    from jepaworld.control import run_episodes as run_mpc
 
     wm = jepaworld.load(tiny_run, device="cpu")
     plan = PlanConfig(samples=16, elites=4, iterations=2, horizon=3, receding=receding, cost="min")

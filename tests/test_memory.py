@@ -219,8 +219,8 @@ def test_lazy_route_avoids_a_refuted_shortcut():
 
 
 def test_navigator_drives_the_closed_loop(wm, built, tmp_path):
-    from jepaworld.eval.episodes import GoalEpisode
-    from jepaworld.eval.runner import run_mpc
+    from jepaworld.control import GoalEpisode
+    from jepaworld.control import run_episodes as run_mpc
 
     path = tmp_path / "n.sqlite"
     path.write_bytes(built[0].read_bytes())

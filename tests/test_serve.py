@@ -28,11 +28,11 @@ with warnings.catch_warnings():  # starlette's TestClient on httpx: a deprecatio
 
 from jepaworld.client import Client, RemoteController, ServerError, encode_image  # noqa: E402
 from jepaworld.config import EvalConfig, PlanConfig  # noqa: E402
+from jepaworld.control import draw_episodes  # noqa: E402
+from jepaworld.control import run_episodes as run_mpc  # noqa: E402
 from jepaworld.data import EpisodeFile  # noqa: E402
 from jepaworld.envs import make  # noqa: E402
 from jepaworld.errors import JepaworldError  # noqa: E402
-from jepaworld.eval.episodes import draw_episodes  # noqa: E402
-from jepaworld.eval.runner import run_mpc  # noqa: E402
 from jepaworld.serve import check_bind, load_token  # noqa: E402
 from tests.serve_helpers import AUTH, PLAN, TOKEN, make_app, raw, serving  # noqa: E402
 
@@ -59,7 +59,7 @@ def metric(text: str, name: str) -> float:
 
 
 class Recording:
-    """A local LatentMPC that remembers every block it hands out (run_mpc needs reset, act, frameskip)."""
+    """A local LatentMPC that remembers every block it hands out (a controller: reset, act, frameskip)."""
 
     def __init__(self, mpc):
         self.mpc, self.frameskip, self.blocks = mpc, mpc.frameskip, []
@@ -67,7 +67,7 @@ class Recording:
     def reset(self, goal):
         self.mpc.reset(goal)
 
-    def act(self, obs):
+    def act(self, obs, active=None):
         self.blocks.append(self.mpc.act(obs))
         return self.blocks[-1]
 

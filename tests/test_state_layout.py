@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from jepaworld.control import make_perturbation
 from jepaworld.envs import reacher as rc
 from jepaworld.envs import state_layout
-from jepaworld.eval.perturb import make_perturbation
 from jepaworld.memory.entities import StateDecoder, env_entities
 from jepaworld.science.perturb import teleported_part
 from jepaworld.science.probes import probe_targets

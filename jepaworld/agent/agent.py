@@ -2,7 +2,7 @@
 
     agent = jepaworld.Agent("runs/demo/run")             # mode="guarded" (default) | "policy" | "planner"
     agent.reset(goal_frames)                              # uint8 (B, H, W, 3) (or one (H, W, 3))
-    block = agent.act(frames)                             # -> raw actions (B, frameskip, A) (or (frameskip, A))
+    block = agent.act(frames, active)                     # -> raw actions (B, frameskip, A) (or (frameskip, A))
     agent.log                                             # one Decision per env and block of this episode
 
 - ``planner``: ``LatentMPC`` exactly as ``jepaworld eval`` runs it (re-plans per ``plan.receding``).
@@ -112,6 +112,16 @@ class Agent:
         self.plan_calls = plan_model_calls(self.mpc.cfg)
         self.log: list[Decision] = []
         self.memory = memory  # a memory file (``jepaworld memory build``) whose named goals ``go`` takes
+
+    @property
+    def frameskip(self) -> int:
+        """Env steps per block (the controller protocol's, ``jepaworld.control.Controller``)."""
+        return self.meta.frameskip
+
+    @property
+    def plan_times(self) -> list[float]:
+        """Seconds of every plan its planner made (all episodes)."""
+        return self.mpc.plan_times
 
     def go(self, name: str) -> np.ndarray:
         """Start an episode toward the goal remembered as ``name`` (``jepaworld memory add-goal``) in the

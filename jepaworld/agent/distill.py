@@ -37,12 +37,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from jepaworld.agent.agent import Agent, agent_folder
+from jepaworld.agent.calibrate import calibrate_guard
 from jepaworld.agent.fit import FitSettings, fit_policy
-from jepaworld.agent.guard import GUARD, calibrate_guard, load_guard, save_guard
-from jepaworld.agent.latent import LatentHistory, latent_rollout
+from jepaworld.agent.guard import GUARD, load_guard, save_guard
+from jepaworld.agent.latent import latent_rollout
 from jepaworld.agent.pairs import EncodedEpisodes, Labels, encode_episodes, sample_pairs
 from jepaworld.agent.policy import INFO, WEIGHTS, PolicyNet, load_policy, save_policy
 from jepaworld.config import EvalConfig, PlanConfig
+from jepaworld.control import draw_episodes, run_episodes
+from jepaworld.envs import make
+from jepaworld.envs.goal import require_goal_env
 from jepaworld.errors import JepaworldError
 from jepaworld.run.episodes import training_episodes
 
@@ -165,8 +170,6 @@ def distill(model: Any, cfg: DistillConfig | None = None, plan: PlanConfig | Non
             ) -> DistillResult:  # fmt: skip
     """Run (or resume) every stage; writes ``FOLDER/policy.safetensors``, ``policy.json``, ``guard.json``
     (``FOLDER``: ``RUN/agent``)."""
-    from jepaworld.agent.agent import agent_folder
-
     cfg = cfg or DistillConfig()
     cfg.check()
     plan = plan or model.config.plan
@@ -296,53 +299,48 @@ def label_with_planner(model: Any, mpc: Any, policy: PolicyNet, pairs: Labels, b
     return Labels(pairs.z_hist, pairs.hist_blocks, pairs.z_goal, np.concatenate(targets).astype(np.float32))
 
 
+class _Visits:
+    """The policy-mode agent as a controller that also keeps every (history, goal) it decided from, running
+    envs only (targets still empty)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent, self.frameskip = agent, agent.frameskip
+        self.parts: list[Labels] = []
+
+    def reset(self, goal_frames: np.ndarray) -> None:
+        self.agent.reset(goal_frames)
+
+    def act(self, obs: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        block = self.agent.act(obs, active)
+        h, z_goal = self.agent.history, self.agent.z_goal
+        assert h.z_hist is not None and h.hist_blocks is not None  # act pushed the frame
+        rows = torch.as_tensor(np.ones(len(obs), bool) if active is None else active, device=z_goal.device)
+        n, fsA = int(rows.sum()), h.block_dim
+        self.parts.append(Labels(h.z_hist[rows].cpu().numpy(), h.hist_blocks[rows].cpu().numpy(),
+                                 z_goal[rows].cpu().numpy(), np.zeros((n, fsA), np.float32)))  # fmt: skip
+        return block
+
+
 @torch.no_grad()
 def policy_states(model: Any, policy: PolicyNet, cfg: DistillConfig, seed: int, progress: Progress | None = None,
                   stage: str = "policy episodes") -> tuple[Labels, dict[str, float]]:  # fmt: skip
-    """Run the policy on protocol-like episodes drawn from the training episodes; every (history, goal) it
-    visited (targets still empty) and how it did."""
-    from jepaworld.envs import get_spec, make
-    from jepaworld.envs.goal import require_goal_env
-    from jepaworld.eval.episodes import draw_episodes
-    from jepaworld.eval.runner import EpisodeBatch
-
+    """Run the policy (the agent's policy mode) on protocol-like episodes drawn from the training episodes;
+    every (history, goal) it visited (targets still empty) and how it did."""
     meta = model.meta
     f, train = training_episodes(model.meta, "the policy is distilled from")
     probe = make(meta.env, resolution=meta.resolution)
     require_goal_env(probe, meta.env)
     eval_cfg = EvalConfig(episodes=cfg.dagger_episodes, goal_offset=cfg.goal_offset, budget=cfg.budget, seed=seed)
     episodes = draw_episodes(f, train, eval_cfg, solved=probe.is_success).episodes
-    device = next(model.parameters()).device
-    fs, A = meta.frameskip, meta.action_dim
-    spec = get_spec(meta.env)
-    low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)
-    parts: list[Labels] = []
+    visits = _Visits(Agent(model, "policy", policy=policy))
     successes = steps = 0
     n_batch = 50
     for start in range(0, len(episodes), n_batch):
-        batch = EpisodeBatch(meta.env, episodes[start : start + n_batch], meta.resolution, record=0)
-        B = len(batch.episodes)
-        z_goal = model.encode(torch.as_tensor(batch.goal_frames, device=device)[:, None])[:, 0]
-        hist = LatentHistory(meta.history, fs * A)
-        executed = None
-        used = 0
-        while used < cfg.budget and not batch.done.all():
-            z = model.encode(torch.as_tensor(batch.obs, device=device)[:, None])[:, 0]
-            hist.push(z, executed)
-            active = torch.as_tensor(~batch.done, device=device)
-            parts.append(Labels(hist.z_hist[active].cpu().numpy(), hist.hist_blocks[active].cpu().numpy(),
-                                z_goal[active].cpu().numpy(), np.zeros((int(active.sum()), fs * A), np.float32)))
-            a = policy.act(z, z_goal).cpu().numpy().reshape(B, fs, A)
-            raw = np.clip(meta.normalizer.denormalize_action(a), low, high).astype(np.float32)
-            executed = torch.as_tensor(meta.normalizer.normalize_action(raw).reshape(B, fs * A), device=device)
-            for k in range(min(fs, cfg.budget - used)):
-                batch.step(raw[:, k])
-                used += 1
-        results = batch.results()
+        results = run_episodes(meta.env, episodes[start : start + n_batch], cfg.budget, meta.resolution, visits)
         successes += sum(r.success for r in results)
         steps += sum(r.steps for r in results)
         if progress:
             progress(stage, min(start + n_batch, len(episodes)), len(episodes))
-    states = Labels.cat(parts)
+    states = Labels.cat(visits.parts)
     return states, {"episodes": len(episodes), "policy_success": successes / max(len(episodes), 1),
                     "states": len(states), "mean_steps": steps / max(len(episodes), 1)}  # fmt: skip

@@ -346,6 +346,6 @@ def _collect(cfg: DataConfig, out: Path, overwrite: bool, progress: Progress | N
 
 
 def _version() -> str:
-    from jepaworld import __version__
+    from jepaworld.version import __version__
 
     return __version__

@@ -1,4 +1,4 @@
-from jepaworld.eval.episodes import EpisodeDraw, GoalEpisode, draw_episodes
+from jepaworld.control import EpisodeDraw, GoalEpisode, draw_episodes
 from jepaworld.eval.evaluate import EvalResult, evaluate, summarise, write_eval
 from jepaworld.eval.stats import wilson_interval
 

@@ -10,8 +10,7 @@ one without it is refused before anything runs, with the list of what it lacks.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,18 +18,15 @@ from typing import Any
 import numpy as np
 
 from jepaworld.config import EvalConfig, PlanConfig, write_json
+from jepaworld.control import Controller, EpisodeDraw, EpisodeResult, StatePredicate, draw_episodes, make_perturbation
+from jepaworld.control import baselines as control_baselines
 from jepaworld.envs import EnvSpec, get_spec, make
 from jepaworld.envs.goal import goal_distance, require_goal_env
 from jepaworld.errors import JepaworldError
-from jepaworld.eval.episodes import EpisodeDraw, StatePredicate, draw_episodes
 from jepaworld.eval.latent_distance import latent_distance_profile
-from jepaworld.eval.perturb import Perturbation, make_perturbation
-from jepaworld.eval.runner import EpisodeResult, GoalPolicy, run_agent, run_mpc, run_policy
+from jepaworld.eval.methods import MethodRun, Progress, protocol_controllers, run_method
 from jepaworld.eval.stats import percentile, wilson_interval
-from jepaworld.plan.mpc import LatentMPC
 from jepaworld.run.episodes import held_out_episodes
-
-Progress = Callable[[str, int, int], None]  # (method, episodes done, episodes in all)
 
 
 @dataclass
@@ -144,20 +140,6 @@ def subset_filter(spec: EnvSpec, subset: str) -> StatePredicate | None:
     raise JepaworldError(f"unknown --subset {subset!r} for {spec.name}; expected one of: {known}")
 
 
-def baseline_policies(spec: EnvSpec) -> dict[str, GoalPolicy]:
-    """Random actions always; the env's straight-to-goal heuristic where it has one."""
-    low, high = spec.action_low, spec.action_high
-
-    def random_policy(state: np.ndarray, goal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return rng.uniform(low, high).astype(np.float32)
-
-    policies: dict[str, GoalPolicy] = {"random actions": random_policy}
-    if spec.heuristic is not None:  # Two-Room: the agent to the goal; Push-T: the agent only, ignoring the block
-        heuristic = spec.heuristic
-        policies["straight-to-goal heuristic"] = lambda s, g, rng: heuristic(s, g)
-    return policies
-
-
 def evaluate(
     model: Any,
     plan_cfg: PlanConfig,
@@ -169,15 +151,20 @@ def evaluate(
     perturb: str = "none",
     perturb_step: int = 15,
     memory: str | None = None,
+    controllers: Mapping[str, Controller] | None = None,
 ) -> EvalResult:
-    """Run the protocol with ``model`` (from ``jepaworld.load``) and its baselines; writes nothing.
+    """Run the protocol with ``model`` (from ``jepaworld.load``)'s controllers and the baselines; writes nothing.
 
-    agents: ``jepaworld.Agent`` modes to run in place of the plain closed loop ("planner", "policy",
-    "guarded"; the last two need ``jepaworld distill RUN``), each logged decision by decision.
-    perturb: "none" or "teleport" (``jepaworld.eval.perturb``) at env step ``perturb_step`` of every
-    method's episodes, baselines included.
+    controllers: the named controllers to score (``jepaworld.control.Controller``), in order, the first one's
+    episodes filmed; None: the protocol's own (``protocol_controllers``): the latent planner, or
+    agents: ``jepaworld.Agent`` modes ("planner", "policy", "guarded"; the last two need
+    ``jepaworld distill RUN``), each logged decision by decision; then with
     memory: a memory file (``jepaworld memory build``): the planner also runs routed through it
-    (``jepaworld.memory.Navigator``), beside the flat closed loop, on the same episodes.
+    (``jepaworld.memory.Navigator``), on the same episodes.
+    Every controller runs on batches of ``eval_cfg.n_envs`` episodes; the baselines (``jepaworld.control.baselines``)
+    on all of them at once.
+    perturb: "none" or "teleport" (``jepaworld.control.perturb``) at env step ``perturb_step`` of every
+    method's episodes, baselines included.
     """
     meta = model.meta
     spec = get_spec(meta.env)
@@ -194,38 +181,33 @@ def evaluate(
     episodes = draw.episodes
     n = max(1, eval_cfg.n_envs)
     batches = [episodes[i : i + n] for i in range(0, len(episodes), n)]
-
     perturbation = make_perturbation(meta.env, perturb, perturb_step, eval_cfg.seed)
-    t0 = time.perf_counter()
-    if agents:
-        summaries, per_episode, decisions, guard = _run_agents(model, plan_cfg, eval_cfg, agents, batches,
-                                                               perturbation, progress)  # fmt: skip
+
+    built = controllers is None  # then evaluate closes them
+    if controllers is None:
+        named = protocol_controllers(model, plan_cfg, eval_cfg, agents, memory)
     else:
-        mpc = LatentMPC(model, meta, plan_cfg, spec.action_low, spec.action_high, seed=eval_cfg.seed)
-        name = f"{plan_cfg.planner} (world model)"
-        results: list[EpisodeResult] = []
-        for chunk in batches:
-            results += run_mpc(meta.env, chunk, eval_cfg.budget, res, mpc, record=eval_cfg.videos,
-                               perturb=perturbation)  # fmt: skip
-            if progress:
-                progress(name, len(results), len(episodes))
-        summaries = {name: summarise(name, results, mpc.plan_times, envs_per_plan=min(n, len(episodes)))}
-        per_episode, decisions, guard = {name: results}, {}, None
-    plan_wall = time.perf_counter() - t0
-    if memory is not None:
-        name, results, times, reroutes = _run_memory(model, plan_cfg, eval_cfg, memory, batches, perturbation,
-                                                     progress)  # fmt: skip
-        summaries[name] = summarise(name, results, times, envs_per_plan=min(n, len(episodes)))
-        summaries[name].reroutes_per_episode = float(np.mean(reroutes))
-        per_episode[name] = results
+        named = dict(controllers)
+    runs: dict[str, MethodRun] = {}
+    try:
+        for name, controller in named.items():
+            runs[name] = run_method(name, controller, batches, meta.env, res, eval_cfg.budget, eval_cfg.videos,
+                                    perturbation, progress)  # fmt: skip
+    finally:
+        for controller in named.values() if built else ():
+            close = getattr(controller, "close", None)  # a Navigator's memory file
+            if close is not None:
+                close()
+    plan_wall = sum(r.seconds for r in runs.values())
+    for name, controller in (control_baselines(spec, eval_cfg.seed) if baselines else {}).items():
+        runs[name] = run_method(name, controller, [episodes], meta.env, res, eval_cfg.budget, perturb=perturbation,
+                                progress=progress)  # fmt: skip
 
-    for method, policy in (baseline_policies(spec) if baselines else {}).items():
-        results = run_policy(meta.env, episodes, eval_cfg.budget, res, policy, seed=eval_cfg.seed,
-                             perturb=perturbation)  # fmt: skip
-        summaries[method], per_episode[method] = summarise(method, results), results
-        if progress:
-            progress(method, len(results), len(episodes))
-
+    summaries = {name: summarise(name, r.results, r.plan_times, r.envs_per_plan) for name, r in runs.items()}
+    for name, r in runs.items():
+        if r.reroutes is not None:
+            summaries[name].reroutes_per_episode = float(np.mean(r.reroutes))
+    guard = next((r.guard for r in reversed(runs.values()) if r.guard), None)
     protocol = {
         **asdict(eval_cfg), "env": meta.env, "resolution": res, "held_out": held_out, "redrawn": draw.redrawn,
         "description": (
@@ -238,71 +220,10 @@ def evaluate(
     }  # fmt: skip
     return EvalResult(
         protocol=protocol, plan=plan_cfg, checkpoint=str(getattr(model, "checkpoint_path", "")),
-        planner_wall_s=plan_wall, summary=summaries, episodes=per_episode, draw=draw, decisions=decisions,
+        planner_wall_s=plan_wall, summary=summaries, episodes={name: r.results for name, r in runs.items()},
+        draw=draw, decisions={name: r.decisions for name, r in runs.items() if r.decisions is not None},
         latent_distance=profile,
     )  # fmt: skip
-
-
-def agent_method(mode: str, plan_cfg: PlanConfig) -> str:
-    """The summary name of an agent mode."""
-    return {"planner": f"planner: {plan_cfg.planner} (world model)", "policy": "policy (distilled)",
-            "guarded": f"guarded: policy + {plan_cfg.planner}"}.get(mode, mode)  # fmt: skip
-
-
-def _run_agents(model: Any, plan_cfg: PlanConfig, eval_cfg: EvalConfig, modes: Sequence[str],
-                batches: list[list[Any]], perturbation: Perturbation | None, progress: Progress | None
-                ) -> tuple[dict[str, MethodSummary], dict[str, list[EpisodeResult]], dict[str, list[dict[str, Any]]],
-                           dict[str, Any] | None]:  # fmt: skip
-    """Every agent mode on the same episode batches: summaries, results, decision logs, the guard's settings."""
-    from jepaworld.agent import Agent
-
-    agents = {mode: Agent(model, mode, plan_cfg, seed=eval_cfg.seed) for mode in modes}  # fails before any run
-    summaries, per_episode, decisions, guard = {}, {}, {}, None
-    total = sum(len(b) for b in batches)
-    for mode, agent in agents.items():
-        name = agent_method(mode, plan_cfg)
-        results: list[EpisodeResult] = []
-        log: list[dict[str, Any]] = []
-        for chunk in batches:
-            r, lg = run_agent(model.meta.env, chunk, eval_cfg.budget, model.meta.resolution, agent,
-                              record=eval_cfg.videos, perturb=perturbation)  # fmt: skip
-            results += r
-            log += lg
-            if progress:
-                progress(name, len(results), total)
-        times = agent.mpc.plan_times
-        if mode == "planner":  # every plan covers the whole batch, finished episodes included
-            per_plan = float(np.mean([len(b) for b in batches]))
-        else:  # the guarded agent plans only the rows that triggered
-            per_plan = sum(r.plans for r in results) / len(times) if times else float("nan")
-        summaries[name] = summarise(name, results, times, envs_per_plan=per_plan)
-        per_episode[name], decisions[name] = results, log
-        if agent.guard is not None:
-            guard = asdict(agent.guard)
-    return summaries, per_episode, decisions, guard
-
-
-def _run_memory(model: Any, plan_cfg: PlanConfig, eval_cfg: EvalConfig, memory: str, batches: list[list[Any]],
-                perturbation: Perturbation | None, progress: Progress | None
-                ) -> tuple[str, list[EpisodeResult], list[float], list[int]]:  # fmt: skip
-    """The planner routed through a memory file, on the same episode batches."""
-    from jepaworld.memory import Navigator
-
-    nav = Navigator(model, memory, plan_cfg, seed=eval_cfg.seed)
-    name = f"{plan_cfg.planner} + memory route (world model)"
-    results: list[EpisodeResult] = []
-    reroutes: list[int] = []
-    total = sum(len(b) for b in batches)
-    try:
-        for chunk in batches:
-            results += run_mpc(model.meta.env, chunk, eval_cfg.budget, model.meta.resolution, nav,
-                               record=eval_cfg.videos, perturb=perturbation)  # fmt: skip
-            reroutes += nav.reroutes()
-            if progress:
-                progress(name, len(results), total)
-    finally:
-        nav.close()
-    return name, results, nav.plan_times, reroutes
 
 
 def write_eval(result: EvalResult, out: str | Path) -> Path:

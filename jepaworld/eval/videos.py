@@ -8,7 +8,7 @@ import imageio.v2 as imageio
 import numpy as np
 
 from jepaworld.atomic import atomic_path
-from jepaworld.eval.runner import EpisodeResult
+from jepaworld.control import EpisodeResult
 
 
 def _upscale(frame: np.ndarray, min_height: int = 192) -> np.ndarray:

@@ -3,7 +3,7 @@
     nav = Navigator(wm, "runs/demo/run/memory.sqlite")    # loads the memory, its graph and threshold
     nav.reset(goal_frames)                                  # uint8 (B, H, W, 3), or one (H, W, 3)
     nav.go("door")                                          # or a goal named with `jepaworld memory add-goal`
-    block = nav.act(frames)                                 # raw actions (B, fs, A), as LatentMPC.act
+    block = nav.act(frames)                                 # raw actions (B, fs, A): a controller, as LatentMPC
 
 Per env: the current frame and the goal map to their nearest remembered states; a world-model
 vouched lightest path between them (``MemoryGraph.route``) is the route. Every block the loop
@@ -130,8 +130,9 @@ class Navigator:
         self.reset(image)
         return image
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """The frame(s) now -> the next block of raw actions (fs, A) or (B, fs, A)."""
+    def act(self, obs: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """The frame(s) now -> the next block of raw actions (fs, A) or (B, fs, A); every row is routed and
+        planned (``active``, the controller protocol's, is not used)."""
         z = self.mpc.observe(obs)  # (B, D), encoded once: the route and the planner share it
         self.mpc.retarget(torch.stack([self._target(b, z[b]) for b in range(len(z))]))
         return self.mpc.decide()

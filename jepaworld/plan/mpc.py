@@ -11,7 +11,8 @@ The model sees a frame every ``frameskip`` env steps (as in training), keeps the
 embeddings and the blocks executed between them, plans ``cfg.horizon`` blocks toward the goal
 embedding with ``cfg.planner`` every ``cfg.receding`` blocks, warm-starts each plan from the
 shifted previous one, and hands back raw (de-normalised, clipped) actions. Evaluation
-(``jepaworld eval``), the Python API, the server and benchmarks all run this class;
+(``jepaworld eval``), the Python API, the server and benchmarks all run this class, a controller
+(``jepaworld.control.Controller``) like the agent and the memory route;
 ``act_together(controllers, frames)`` steps several independent ones (``jepaworld serve``'s
 sessions) with one encoder and one planner call, each exactly as if it were stepped alone.
 """
@@ -86,11 +87,12 @@ class LatentMPC:
         self.plans = 0  # plans made this episode
         self.last_cost: np.ndarray | None = None  # (B,) the planner's cost of the current plan
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """The frame now -> the next block of raw actions: (fs, A), or (B, fs, A) for a batch.
 
         Call it once per block, with the frame seen after executing every action of the block it
-        returned last; re-plans every ``cfg.receding`` blocks, warm-started.
+        returned last; re-plans every ``cfg.receding`` blocks, warm-started. ``active`` (the controller
+        protocol's, ``jepaworld.control``) is not used: every row is planned, finished or not.
         """
         return act_together([self], [obs])[0]
 

@@ -21,7 +21,7 @@ def current_versions() -> dict[str, str]:
     import numpy
     import torch
 
-    from jepaworld import __version__
+    from jepaworld.version import __version__
 
     return {"jepaworld": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version()}  # fmt: skip

@@ -284,6 +284,6 @@ def _dynamics(env: str) -> str:
 
 
 def _version() -> str:
-    from jepaworld import __version__
+    from jepaworld.version import __version__
 
     return __version__

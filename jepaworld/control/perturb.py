@@ -81,7 +81,7 @@ def make_perturbation(env: str, kind: str, step: int, seed: int) -> Perturbation
         known = ", ".join(sorted(e for e in {*names(), *(e for e, _ in _REGISTRY)} if _registered(e, kind)))
         raise JepaworldError(
             f"{env} has no {kind!r} perturbation (registered for: {known}); add one with "
-            "jepaworld.eval.perturb.register_perturbation"
+            "jepaworld.control.register_perturbation"
         )
     fn, description = found
     return Perturbation(env=env, kind=kind, step=step, seed=seed, fn=fn, description=description)

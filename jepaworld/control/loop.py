@@ -1,31 +1,26 @@
-"""Run goal-reaching episodes: latent MPC, and reactive baselines (random, straight-to-goal).
+"""The one episode loop: any controller toward each episode's goal image, environments stepped together.
 
-All methods run on the same ``GoalEpisode`` list; environments of one batch step together and
-the planner sees every environment of the batch in one call. Environments are used only through
-the goal-reaching capability (``jepaworld.envs.goal``): ``set_state``, ``render_state``,
-``is_success``, ``get_state``.
+    results = run_episodes("tworoom", episodes, budget=50, resolution=64, controller=mpc)
+
+Every controller (``control.protocol.Controller``) runs here: evaluation's methods, the agent's
+calibration and distillation rollouts, benchmarks. Environments of one batch step together and the
+controller sees every environment of the batch in one call. Environments are used only through the
+goal-reaching capability (``jepaworld.envs.goal``): ``set_state``, ``render_state``, ``is_success``,
+``get_state``. Depends on ``envs/`` alone (and this folder).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jepaworld.envs import make
+from jepaworld.control.episodes import GoalEpisode
+from jepaworld.control.perturb import Perturbation
+from jepaworld.control.protocol import Controller, ReadsState
+from jepaworld.envs import pool
 from jepaworld.envs.goal import goal_distance
-from jepaworld.eval.episodes import GoalEpisode
-from jepaworld.eval.perturb import Perturbation
-from jepaworld.plan.mpc import LatentMPC
-
-if TYPE_CHECKING:
-    from jepaworld.agent import Agent
-
-# A reactive baseline: (state (S,), goal (S,), rng) -> raw action (A,)
-GoalPolicy = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
 
 @dataclass
@@ -36,7 +31,7 @@ class EpisodeResult:
     final_distance: float
     frames: list[np.ndarray] = field(default_factory=list)  # recorded (obs | goal) frames, if asked
     perturbed_at: int | None = None  # env step of the mid-episode perturbation (None: not perturbed)
-    # an agent's decisions (``run_agent``); nan / 0 for the other runners
+    # an agent's decisions (``agent.run.run_agent``); nan / 0 for other controllers
     decision_ms: float = math.nan  # this env's share of the decisions' wall time, whole episode
     model_calls: int = 0  # network evaluations made for it (encoder + predictor steps + policy calls)
     plans: int = 0  # decisions that planned for it
@@ -60,7 +55,7 @@ class EpisodeBatch:
         self.episodes, self.perturb = episodes, perturb
         self.envs, frames, goals = [], [], []
         for ep in episodes:
-            env = make(env_name, resolution=resolution)
+            env = pool.take(env_name, resolution)  # reused across batches and methods
             env.reset(seed=ep.index)
             env.set_state(ep.start)
             self.envs.append(env)
@@ -103,77 +98,30 @@ class EpisodeBatch:
             out.append(EpisodeResult(index=ep.index, success=bool(done), steps=int(steps),
                                      final_distance=goal_distance(env, env.get_state(), ep.goal), frames=frames,
                                      perturbed_at=hit))  # fmt: skip
-            env.close()
+            pool.give(env)
         return out
 
 
-def run_policy(
-    env_name: str, episodes: list[GoalEpisode], budget: int, resolution: int, policy: GoalPolicy, seed: int = 0,
-    record: int = 0, perturb: Perturbation | None = None,
-) -> list[EpisodeResult]:  # fmt: skip
-    """A reactive baseline: ``policy(state, goal, rng) -> action`` every env step."""
-    rng = np.random.default_rng(seed)
-    batch = EpisodeBatch(env_name, episodes, resolution, record, perturb)
-    for _ in range(budget):
-        if batch.done.all():
-            break
-        batch.step(np.stack([policy(env.get_state(), ep.goal, rng) for env, ep in zip(batch.envs, episodes,
-                                                                                       strict=True)]))  # fmt: skip
-    return batch.results()
-
-
-def run_mpc(
-    env_name: str, episodes: list[GoalEpisode], budget: int, resolution: int, mpc: LatentMPC, record: int = 0,
+def run_episodes(
+    env_name: str, episodes: list[GoalEpisode], budget: int, resolution: int, controller: Controller, record: int = 0,
     perturb: Perturbation | None = None,
 ) -> list[EpisodeResult]:  # fmt: skip
-    """Latent MPC toward each episode's goal image, one action block per frame, for ``budget`` env steps."""
-    batch = EpisodeBatch(env_name, episodes, resolution, record, perturb)
-    mpc.reset(batch.goal_frames)
-    used = 0
-    while used < budget and not batch.done.all():
-        block = mpc.act(batch.obs)  # (B, fs, A)
-        for k in range(min(mpc.frameskip, budget - used)):
-            batch.step(block[:, k])
-            used += 1
-    return batch.results()
+    """``controller`` toward each episode's goal image for ``budget`` env steps: one ``act`` per block of
+    ``controller.frameskip`` steps, with the frames seen after the last block; stops when every env succeeded.
 
-
-def run_agent(
-    env_name: str, episodes: list[GoalEpisode], budget: int, resolution: int, agent: Agent, record: int = 0,
-    perturb: Perturbation | None = None,
-) -> tuple[list[EpisodeResult], list[dict[str, Any]]]:  # fmt: skip
-    """A ``jepaworld.Agent`` (planner, policy or guarded) toward each episode's goal image, one block per frame.
-
-    Returns the results (with each episode's compute, plans and guard alarms) and the agent's decision log,
-    one dict per env and block, tagged with the episode index and the env step it was taken at.
+    record: episodes with an index below it keep their (obs | goal) frames; perturb: applied at its env step.
     """
     batch = EpisodeBatch(env_name, episodes, resolution, record, perturb)
-    agent.reset(batch.goal_frames)
-    fs = agent.meta.frameskip
+    controller.reset(batch.goal_frames)
+    reader = controller if isinstance(controller, ReadsState) else None  # a baseline: it reads the true states
+    goals = np.stack([ep.goal for ep in episodes])
+    fs = controller.frameskip
     used = 0
     while used < budget and not batch.done.all():
-        block = agent.act(batch.obs, active=~batch.done)  # (B, fs, A)
+        if reader is not None:
+            reader.see_states(np.stack([env.get_state() for env in batch.envs]), goals)
+        block = controller.act(batch.obs, active=~batch.done)  # (B, fs, A)
         for k in range(min(fs, budget - used)):
             batch.step(block[:, k])
             used += 1
-    results = batch.results()
-    threshold = agent.guard.threshold if agent.guard is not None else None
-    log = []
-    for d in agent.log:
-        r = results[d.env]
-        row = {"episode": r.index, "step": d.block * fs, **d.to_dict()}
-        log.append(row)
-        r.decision_ms = (0.0 if math.isnan(r.decision_ms) else r.decision_ms) + d.ms
-        r.model_calls += d.model_calls
-        r.plans += int(d.planned)
-        r.decisions += 1
-        if threshold is None:
-            continue
-        r.alarms = r.alarms or 0
-        event = r.perturbed_at is not None and d.block == -(-r.perturbed_at // fs)  # first frame after it
-        over = bool(d.surprise > threshold)
-        if event:
-            r.detected = over
-        elif over:
-            r.alarms += 1
-    return results, log
+    return batch.results()
