@@ -90,4 +90,4 @@ def resize_square(image: np.ndarray, side: int) -> np.ndarray:
     """uint8 (H, W, 3) -> uint8 (side, side, 3), bilinear."""
     from PIL import Image
 
-    return np.array(Image.fromarray(image).resize((side, side), Image.BILINEAR), dtype=np.uint8)
+    return np.array(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR), dtype=np.uint8)

@@ -10,6 +10,7 @@ planners are built.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from jepaworld.config.schema import Config, DataConfig, EvalConfig, ModelConfig, PlanConfig, TrainConfig
@@ -135,7 +136,7 @@ def check_eval(e: EvalConfig) -> None:
     c.non_empty("subset")
 
 
-_SECTIONS = {
+_SECTIONS: dict[type, Callable[[Any], None]] = {
     DataConfig: check_data,
     ModelConfig: check_model,
     TrainConfig: check_train,

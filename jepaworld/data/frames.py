@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -114,7 +115,7 @@ class FrameReader:
             ) from None
 
 
-def _libz_uncompress() -> ctypes._CFuncPtr | None:
+def _libz_uncompress() -> Callable[..., int] | None:
     """zlib's ``uncompress(dest, &dest_len, source, source_len)``, which writes into a buffer we own
     (Python's ``zlib`` returns a new bytes object); ``None`` where the library cannot be found."""
     name = ctypes.util.find_library("z")

@@ -26,6 +26,7 @@ def is_loopback(host: str) -> bool:
 
 def load_token(token_file: str | None) -> str | None:
     """The bearer token: from ``token_file`` if given, else ``$JEPAWORLD_TOKEN``; None if neither."""
+    token: str | None
     if token_file:
         path = Path(token_file)
         try:

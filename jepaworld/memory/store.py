@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -125,6 +126,14 @@ def _blob(a: np.ndarray | None) -> bytes | None:
     return None if a is None else np.ascontiguousarray(a, dtype=np.float32).tobytes()
 
 
+@overload
+def _array(b: bytes) -> np.ndarray: ...
+
+
+@overload
+def _array(b: None) -> None: ...
+
+
 def _array(b: bytes | None) -> np.ndarray | None:
     return None if b is None else np.frombuffer(b, dtype=np.float32).copy()
 
@@ -210,6 +219,7 @@ class MemoryStore:
                 "INSERT INTO states (source, episode, step, z, state, thumb) VALUES (?, ?, ?, ?, ?, ?)",
                 (r.source, r.episode, r.step, _blob(r.z), _blob(r.state), r.thumb),
             )
+            assert cur.lastrowid is not None  # set by every INSERT
             ids.append(int(cur.lastrowid))
         return ids
 

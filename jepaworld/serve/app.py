@@ -22,7 +22,7 @@ Here the app is assembled; ``server.py`` holds what the routes share (``Server``
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -50,7 +50,7 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
 
         async def sweep() -> None:
             while True:
-                await asyncio.sleep(max(0.5, min(30.0, settings.session_ttl_s / 4)))
+                await asyncio.sleep(max(0.5, min(30.0, server.settings.session_ttl_s / 4)))
                 server.sessions.sweep()
 
         sweeper = asyncio.create_task(sweep())
@@ -59,9 +59,10 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
         finally:
             sweeper.cancel()
             server.drain()
-            await asyncio.to_thread(server.worker.stop, settings.shutdown_timeout_s)
+            await asyncio.to_thread(server.worker.stop, server.settings.shutdown_timeout_s)
 
-    errors = {c: {"model": ErrorResponse} for c in (400, 401, 404, 409, 413, 422, 429, 503, 504)}
+    codes = (400, 401, 404, 409, 413, 422, 429, 503, 504)
+    errors: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in codes}
     app = FastAPI(title="jepaworld", version="1", lifespan=lifespan, responses=errors, docs_url=None, redoc_url=None,
                   default_response_class=StrictJSONResponse,
                   description="Plan toward goal images with a JEPA world model: open-loop plans and closed-loop "
@@ -71,8 +72,9 @@ def create_app(wm: Any, settings: ServeSettings | None = None, plan: PlanConfig 
     app.router.route_class = ThreadParsedRoute
     add_docs_page(app)  # /docs from the installed Swagger UI files, no CDN
     settings = server.settings  # with the derived limits
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(Gate, auth=server.auth, max_inflight=settings.max_inflight, draining=lambda: server.draining)
+    max_bytes, max_inflight = cast(int, settings.max_body_bytes), cast(int, settings.max_inflight)  # set by Server
+    app.add_middleware(BodyLimit, max_bytes=max_bytes)
+    app.add_middleware(Gate, auth=server.auth, max_inflight=max_inflight, draining=lambda: server.draining)
     app.add_middleware(MetricsMiddleware, metrics=server.metrics)
     install_handlers(app)
 
