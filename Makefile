@@ -21,6 +21,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jepaworld tests benchmarks
+	$(BIN)/mypy jepaworld
 
 # The documentation site, built strictly (a broken link, anchor or API reference fails) and offline into
 # site/. docs-check serves it, opens every page in headless Chromium (apt-get install chromium), the

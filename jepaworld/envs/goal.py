@@ -98,8 +98,8 @@ class GoalTask:
     and ``goal_distance``, both ``(state, goal)``), keeps its goal in ``_goal`` and has ``get_state``.
     """
 
-    success_test: ClassVar[Callable[[np.ndarray, np.ndarray], bool]]
-    distance: ClassVar[Callable[[np.ndarray, np.ndarray], float]]
+    success_test: ClassVar[staticmethod[[np.ndarray, np.ndarray], bool]]
+    distance: ClassVar[staticmethod[[np.ndarray, np.ndarray], float]]
     _goal: np.ndarray
     get_state: Callable[[], np.ndarray]
 
