@@ -17,7 +17,7 @@ from jepaworld.report.html import esc, figure, notes_html, read_json, section, s
 from jepaworld.report.offline import offline_plan_table, timeline_table
 from jepaworld.report.table import Styled, Table, num
 
-PUBLISHED_SURPRISE = ("published (LeWM, SPEC): teleporting the agent or block raises surprise significantly (paired "
+PUBLISHED_SURPRISE = ("published (LeWM paper): teleporting the agent or block raises surprise significantly (paired "
                       "t-test, p < 0.01) in Two-Room, Push-T and Cube; colour changes raise it less")  # fmt: skip
 
 
@@ -44,7 +44,7 @@ def probe_table(r: dict[str, Any]) -> Table:
             errs = ", ".join(f"{'MLP' if k.startswith('mlp') else 'linear'} {v:.1f}°" for k, v in s["extra"].items())
             notes.append(f"{s['quantity']}: median angle error {errs}")
     if published:
-        notes.append("published: LeWM on Push-T (SPEC, 'Probing')")
+        notes.append("published: LeWM on Push-T (the LeWM paper, 'Probing')")
     t = Table(f"{p['env']}: probes from frozen embeddings (Pearson r and MSE on z-scored targets, "
               f"{p['test_frames']} held-out frames)",
               ["quantity", "linear r", "linear MSE", "MLP r", "MLP MSE"]

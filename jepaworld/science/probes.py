@@ -41,7 +41,7 @@ from jepaworld.errors import JepaworldError
 from jepaworld.model.linear_probe import Standardiser, ridge_solve
 from jepaworld.science.common import Progress, checkpoint_name, encode, training_episodes
 
-# SPEC ("Probing"): LeWM on Push-T, Pearson r of (linear, MLP) probes. No published values elsewhere.
+# The LeWM paper ("Probing"): LeWM on Push-T, Pearson r of (linear, MLP) probes. No published values elsewhere.
 PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
     "pusht": {"agent position": (0.974, 0.998), "block position": (0.986, 0.999), "block angle": (0.902, 0.990)},
 }
@@ -171,7 +171,7 @@ def angle_error_deg(pred_sincos: np.ndarray, true_sincos: np.ndarray) -> float:
 
 @dataclass
 class QuantityScore:
-    """Held-out scores of one quantity; ``published_*``: SPEC's numbers for this env, where it gives them."""
+    """Held-out scores of one quantity; ``published_*``: the LeWM paper's numbers for this env, where it gives them."""
 
     quantity: str
     columns: list[str]
