@@ -17,6 +17,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from jepaworld.data import DataError, EpisodeFile  # noqa: E402
 from jepaworld.data.lerobot import export_lerobot, import_lerobot  # noqa: E402
 from jepaworld.data.lerobot.timing import timing_for  # noqa: E402
+from jepaworld.data.lerobot.video import VideoFormat  # noqa: E402
 from tests.strict_json import load_strict  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -90,6 +91,21 @@ def test_export_round_trip(imported, tmp_path):
         np.testing.assert_array_equal(a.ep_len, b.ep_len)
         np.testing.assert_array_equal(a.file["ep_task"][...], b.file["ep_task"][...])
         assert psnr(a.pixels[...], b.pixels[...]) > 33
+
+
+def test_near_lossless_export(imported, tmp_path):
+    """libx264 at CRF 0 in 4:4:4 keeps every pixel within a few levels; info.json says how it was encoded."""
+    folder = tmp_path / "lossless"
+    export_lerobot(imported, folder, video=VideoFormat("libx264", crf=0, pix_fmt="yuv444p"))
+    video = json.loads((folder / "meta" / "info.json").read_text())["features"]["observation.images.top"]["info"]
+    assert (video["video.codec"], video["video.crf"], video["video.pix_fmt"]) == ("h264", 0, "yuv444p")
+    back = tmp_path / "lossless.h5"
+    import_lerobot(folder, back)
+    with EpisodeFile(imported) as a, EpisodeFile(back) as b:
+        err = np.abs(a.pixels[...].astype(int) - b.pixels[...].astype(int))
+    assert err.max() <= 4, err.max()
+    with pytest.raises(DataError, match="crf must be in 0..63"):
+        VideoFormat(crf=99)
 
 
 def _has_pandas() -> bool:

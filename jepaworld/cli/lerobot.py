@@ -19,6 +19,8 @@ CAMERA_HELP = "Video feature to read, e.g. observation.images.top [default: the 
 ENV_HELP = "Env name for the file [default: lerobot:<robot_type>]; a jepaworld env only for episodes of that simulator."
 TASK_HELP = "Task string of every episode [default: the file's tasks, else its env]."
 CODEC_HELP = "PyAV video encoder (libsvtav1 = AV1, LeRobot's default; libx264)."
+PIX_FMT_HELP = ("Pixel format: yuv420p (LeRobot's default; halves colour resolution) or yuv444p (libx264 only). "
+                "Near-lossless: --codec libx264 --crf 0 --pix-fmt yuv444p.")  # fmt: skip
 
 
 def _bar(total_episodes: int, total_frames: int, what: str):
@@ -73,18 +75,21 @@ def export_lerobot_cmd(
     fps: Annotated[float | None, typer.Option(help="Frames per second [default: the file's, else 10].")] = None,
     task: Annotated[str | None, typer.Option(help=TASK_HELP)] = None,
     codec: Annotated[str, typer.Option(help=CODEC_HELP)] = "libsvtav1",
+    crf: Annotated[int, typer.Option(help="Quality, 0 (best) .. 63; LeRobot's default is 30.")] = 30,
+    pix_fmt: Annotated[str, typer.Option(help=PIX_FMT_HELP)] = "yuv420p",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it is a LeRobot dataset.")] = False,
 ) -> None:  # fmt: skip
     """Write an episode file as a LeRobot v3.0 dataset (AV1 video, parquet, meta/), for LeRobot's tools and policies."""
     with user_errors():
         from jepaworld.data import EpisodeFile
         from jepaworld.data.lerobot import export_lerobot
+        from jepaworld.data.lerobot.video import VideoFormat
 
         with EpisodeFile(path) as f:
             n_ep, n_frames = f.n_episodes, f.n_frames
         progress, update = _bar(n_ep, n_frames, "export")
         with progress:
-            r = export_lerobot(path, out, camera=camera, fps=fps, task=task, codec=codec, overwrite=overwrite,
-                               progress=update)  # fmt: skip
+            r = export_lerobot(path, out, camera=camera, fps=fps, task=task, video=VideoFormat(codec, crf, pix_fmt),
+                               overwrite=overwrite, progress=update)  # fmt: skip
     console.print(f"[green]done[/] {r.path}: {r.episodes:,} episodes, {r.frames:,} frames, {r.seconds:.1f} s "
                   f"({r.frames / max(r.seconds, 1e-9):,.0f} frames/s)")  # fmt: skip

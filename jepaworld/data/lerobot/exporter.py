@@ -25,7 +25,7 @@ import numpy as np
 from jepaworld.atomic import atomic_folder
 from jepaworld.config import write_json
 from jepaworld.data.episodes import DataError, EpisodeFile
-from jepaworld.data.lerobot.video import CODEC, CRF, GOP, PIX_FMT, PRESET, VideoWriter
+from jepaworld.data.lerobot.video import GOP, PRESET, VideoFormat, VideoWriter
 
 Progress = Callable[[int, int], None]  # (episodes_done, frames_done)
 CHUNK_FILES = 1000  # files per chunk folder (LeRobot's chunks_size)
@@ -85,14 +85,14 @@ def episode_stats(key: str, pixels: np.ndarray, cols: dict[str, np.ndarray]) -> 
     return out
 
 
-def _feature_info(size: int, fps: float, codec: str) -> dict[str, Any]:
+def _feature_info(size: int, fps: float, fmt: VideoFormat) -> dict[str, Any]:
     """``info.json``'s video facts; the codec by its canonical name (``libsvtav1`` -> ``av1``), as LeRobot has it."""
     import av
 
-    info = {"video.height": size, "video.width": size, "video.codec": av.Codec(codec, "w").canonical_name,
-            "video.pix_fmt": PIX_FMT, "video.fps": fps, "video.channels": 3, "has_audio": False, "video.g": GOP,
-            "video.crf": CRF}  # fmt: skip
-    if codec == "libsvtav1":
+    info = {"video.height": size, "video.width": size, "video.codec": av.Codec(fmt.codec, "w").canonical_name,
+            "video.pix_fmt": fmt.pix_fmt, "video.fps": fps, "video.channels": 3, "has_audio": False, "video.g": GOP,
+            "video.crf": fmt.crf}  # fmt: skip
+    if fmt.codec == "libsvtav1":
         info["video.preset"] = PRESET
     return info | {"video.fast_decode": 0, "video.video_backend": "pyav", "video.extra_options": {},
                    "is_depth_map": False}  # fmt: skip
@@ -159,14 +159,15 @@ def export_lerobot(
     camera: str = "top",
     fps: float | None = None,
     task: str | None = None,
-    codec: str = CODEC,
+    video: VideoFormat = VideoFormat(),
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write the episode file ``path`` as the LeRobot v3.0 dataset folder ``out`` (module docstring).
 
     camera: the video feature's name after ``observation.images.``; fps: the file's own (``fps``
-    attribute) else 10 (the control rate of jepaworld's simulators); codec: PyAV encoder name.
+    attribute) else 10 (the control rate of jepaworld's simulators); video: encoder, CRF and pixel format (LeRobot's
+    default; ``VideoFormat("libx264", 0, "yuv444p")`` is near-lossless).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -189,15 +190,16 @@ def export_lerobot(
         key = f"observation.images.{camera}"
         dims = ({"observation.state": state.shape[1]} if state is not None else {}) | {"action": action.shape[1]}
         with atomic_folder(out) as tmp:  # replaces an existing dataset (--overwrite) only once complete
-            episodes, frames_done, sample = _write_files(f, tmp, key, fps, codec, ep_len, ep_off, action, state,
+            episodes, frames_done, sample = _write_files(f, tmp, key, fps, video, ep_len, ep_off, action, state,
                                                          ep_task, tasks, progress)  # fmt: skip
-            _write_meta(tmp, f, key, fps, size, dims, episodes, tasks, action, state, sample, codec)
+            _write_meta(tmp, f, key, fps, size, dims, episodes, tasks, action, state, sample, video)
     return ExportResult(out, len(ep_len), frames_done, time.perf_counter() - t0)
 
 
-def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, codec: str, ep_len: np.ndarray, ep_off: np.ndarray,
-                 action: np.ndarray, state: np.ndarray | None, ep_task: np.ndarray, tasks: list[str],
-                 progress: Progress | None) -> tuple[list[dict[str, Any]], int, np.ndarray]:  # fmt: skip
+def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, video: VideoFormat, ep_len: np.ndarray,
+                 ep_off: np.ndarray, action: np.ndarray, state: np.ndarray | None, ep_task: np.ndarray,
+                 tasks: list[str], progress: Progress | None,
+                 ) -> tuple[list[dict[str, Any]], int, np.ndarray]:  # fmt: skip
     """Data parquet files and MP4s, ``FILE_FRAMES`` frames a file; the episode rows of meta/episodes."""
     episodes: list[dict[str, Any]] = []
     file_no, writer, cols, in_file = 0, None, None, 0
@@ -217,7 +219,7 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, codec: str, ep_
             file_no, writer = file_no + 1, None
         if writer is None:
             loc = {"chunk_index": file_no // CHUNK_FILES, "file_index": file_no % CHUNK_FILES}
-            writer = VideoWriter(root / VIDEO_PATH.format(video_key=key, **loc), fps, f.resolution, codec)
+            writer = VideoWriter(root / VIDEO_PATH.format(video_key=key, **loc), fps, f.resolution, video)
             cols, in_file = {"observation.state": [], "action": [], "timestamp": [], "frame_index": [],
                              "episode_index": [], "index": [], "task_index": []}, 0  # fmt: skip
             if state is None:
@@ -253,7 +255,7 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, codec: str, ep_
 
 def _write_meta(root: Path, f: EpisodeFile, key: str, fps: int, size: int, dims: dict[str, int],
                 episodes: list[dict[str, Any]], tasks: list[str], action: np.ndarray, state: np.ndarray | None,
-                sample: np.ndarray, codec: str) -> None:  # fmt: skip
+                sample: np.ndarray, video: VideoFormat) -> None:  # fmt: skip
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -262,7 +264,7 @@ def _write_meta(root: Path, f: EpisodeFile, key: str, fps: int, size: int, dims:
              "observation.state": json.loads(attrs.get("state_names", "[]")) or None}  # fmt: skip
     features: dict[str, Any] = {
         key: {"dtype": "video", "shape": [size, size, 3], "names": ["height", "width", "channels"],
-              "info": _feature_info(size, fps, codec)},
+              "info": _feature_info(size, fps, video)},
     }  # fmt: skip
     for name, dim in dims.items():
         named = names.get(name) or [f"{name}_{i}" for i in range(dim)]

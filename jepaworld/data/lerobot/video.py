@@ -9,6 +9,7 @@ time is missing (a damaged or truncated video), and the error names the episode 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,21 @@ from jepaworld.data.episodes import DataError
 TOLERANCE = 0.4  # in frame periods: nearer than half a period, so a neighbouring frame never matches
 # What LeRobot 0.6 writes by default: AV1 (SVT-AV1), yuv420p, a key frame every 2 frames, CRF 30.
 CODEC, PIX_FMT, GOP, CRF, PRESET = "libsvtav1", "yuv420p", 2, 30, 12
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """How frames are encoded: LeRobot's default (AV1, CRF 30, yuv420p) or, e.g., near-lossless
+    ``VideoFormat("libx264", crf=0, pix_fmt="yuv444p")`` (max error 2 levels at 64 px; 4:2:0 halves the colour
+    resolution, which costs a 64-px frame ~5 dB whatever the CRF)."""
+
+    codec: str = CODEC
+    crf: int = CRF
+    pix_fmt: str = PIX_FMT
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= 63:
+            raise DataError(f"crf must be in 0..63 (0 = best quality), got {self.crf}")
 
 
 def _av():
@@ -94,20 +110,27 @@ def read_frames(path: Path, times: np.ndarray, fps: float, size: int, episode: i
 class VideoWriter:
     """Frames into one MP4, episode after episode: ``write(frames)`` returns the first frame's time."""
 
-    def __init__(self, path: Path, fps: int, size: int, codec: str = CODEC, crf: int = CRF) -> None:
+    def __init__(self, path: Path, fps: int, size: int, fmt: VideoFormat = VideoFormat()) -> None:
         av = _av()
+        codec = fmt.codec
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its settings to stderr unless told otherwise
         self.path, self.fps, self.frames = path, fps, 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), "w")
-        options = {"g": str(GOP), "crf": str(crf)} | ({"preset": str(PRESET)} if codec == "libsvtav1" else {})
+        options = {"g": str(GOP), "crf": str(fmt.crf)} | ({"preset": str(PRESET)} if codec == "libsvtav1" else {})
         try:
             self._stream = self._container.add_stream(codec, rate=fps, options=options)
         except (ValueError, av.error.FFmpegError) as e:
             self._container.close()
             raise DataError(f"this PyAV cannot encode {codec} ({e}); pick another --codec (e.g. libx264)") from None
         self._stream.width = self._stream.height = size
-        self._stream.pix_fmt = PIX_FMT
+        self._stream.pix_fmt = fmt.pix_fmt
+        try:
+            self._stream.codec_context.open()  # fail here, with a clear error, not on the first frame
+        except (ValueError, av.error.FFmpegError) as e:
+            self._container.close()
+            raise DataError(f"{codec} cannot encode pix_fmt {fmt.pix_fmt} at crf {fmt.crf} ({e}); pick another "
+                            "--pix-fmt (yuv420p works with every encoder)") from None  # fmt: skip
 
     def write(self, frames: np.ndarray) -> float:
         av = _av()
