@@ -179,7 +179,10 @@ class BatchWorker:
         ctrls = [j.controller for j in group]
         before = [c.plans for c in ctrls]
         try:
-            blocks = act_together(ctrls, [j.frame for j in group])
+            frames = [j.frame for j in group if j.frame is not None]
+            if len(frames) < len(group):
+                raise ValueError("a job with no goal must have a frame to act on")
+            blocks = act_together(ctrls, frames)
         except Exception as e:
             for j in group:
                 j.future.set_exception(e)

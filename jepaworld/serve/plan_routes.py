@@ -4,7 +4,7 @@
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations
 
 from dataclasses import astuple
-from typing import Annotated
+from typing import Annotated, cast
 
 import numpy as np
 from fastapi import FastAPI, Path, Request
@@ -31,6 +31,7 @@ def add_planning_routes(app: FastAPI, server: Server, auth: list[Depends]) -> No
     """Open-loop plans and closed-loop sessions on ``app``; ``auth``: the token dependency."""
     settings = server.settings  # with the derived limits
     fs = server.meta.frameskip
+    per_client_cap = cast(int, settings.max_sessions_per_client)  # set by Server
 
     @app.post("/v1/plan", tags=["plan"], dependencies=auth, response_model=PlanResponse)
     async def plan(req: PlanRequest) -> PlanResponse:
@@ -46,6 +47,7 @@ def add_planning_routes(app: FastAPI, server: Server, auth: list[Depends]) -> No
             raise ApiError(422, f"obs: {len(obs)} frames; this server plans at most {settings.max_batch} at once")
         ctrl = server.wm.mpc(cfg, seed=req.seed)
         step = await server.run(Job(key=astuple(cfg), controller=ctrl, frame=obs, goal=goal))
+        assert step.plan is not None  # a job with a frame acts, so it has a plan
         return PlanResponse(
             actions=step.plan.tolist(), blocks=cfg.horizon, frameskip=fs,
             cost=None if step.cost is None else [float(c) for c in step.cost],
@@ -64,9 +66,9 @@ def add_planning_routes(app: FastAPI, server: Server, auth: list[Depends]) -> No
             server.metrics.reject("sessions_full")
             raise ApiError(429, f"{settings.max_sessions} sessions are open; DELETE finished ones (idle ones expire "
                                 f"after {settings.session_ttl_s:g} s)", headers={"Retry-After": "5"})  # fmt: skip
-        if server.per_client.get(client, 0) >= settings.max_sessions_per_client:
+        if server.per_client.get(client, 0) >= per_client_cap:
             server.metrics.reject("client_sessions_full")
-            raise ApiError(429, f"this client ({client}) holds {settings.max_sessions_per_client} sessions, the most "
+            raise ApiError(429, f"this client ({client}) holds {per_client_cap} sessions, the most "
                                 "one client may; DELETE finished ones (idle ones expire after "
                                 f"{settings.session_ttl_s:g} s)", headers={"Retry-After": "5"})  # fmt: skip
         ctrl = server.wm.mpc(cfg, seed=req.seed)
@@ -102,6 +104,7 @@ def add_planning_routes(app: FastAPI, server: Server, auth: list[Depends]) -> No
             session.busy = False
             session.last_used = server.sessions.clock()
         session.steps += 1
+        assert step.block is not None  # a job with a frame acts, so it has a block
         return ActResponse(
             actions=step.block.tolist(), replanned=step.replanned,
             cost=None if step.cost is None else float(step.cost[0]), plan_time_s=step.plan_time_s,

@@ -41,8 +41,10 @@ class GuardedH11Protocol(H11Protocol):
 
     request_timeout_s: float = 10.0
     max_connections: int = 512
+    _head: int | None  # header bytes seen of the request being read; None once its headers are in
+    _tail: bytes  # the last 3 bytes seen, so a b"\r\n\r\n" split across reads is found
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._deadline: Any = None
         self._waiting_since: float | None = None
@@ -64,10 +66,11 @@ class GuardedH11Protocol(H11Protocol):
             self._arm()  # the next request on this connection has the same time to arrive
 
     def data_received(self, data: bytes) -> None:
-        if getattr(self, "_head", None) is not None:  # still reading a request's headers: bound their size
+        head = getattr(self, "_head", None)
+        if head is not None:  # still reading a request's headers: bound their size
             seen = self._tail + data
             end = seen.find(b"\r\n\r\n")
-            size = self._head + (len(data) if end < 0 else end - len(self._tail))
+            size = head + (len(data) if end < 0 else end - len(self._tail))
             if size > MAX_HEADER_BYTES:
                 self._head = None
                 self.send_400_response("Request headers too large")
@@ -125,10 +128,14 @@ class GuardedH11Protocol(H11Protocol):
 
     def _shed_idle(self) -> bool:
         """Close the connection that has waited longest for a request; False if none is idle."""
-        idle = [c for c in self.connections if c is not self and getattr(c, "_waiting_since", None) is not None]
+        idle: list[tuple[float, GuardedH11Protocol]] = []
+        for c in self.connections:
+            since = getattr(c, "_waiting_since", None)
+            if c is not self and isinstance(c, GuardedH11Protocol) and since is not None:
+                idle.append((since, c))
         if not idle:
             return False
-        oldest = min(idle, key=lambda c: c._waiting_since)
+        oldest = min(idle, key=lambda pair: pair[0])[1]
         oldest._disarm()
         oldest._waiting_since = None
         oldest.transport.close()

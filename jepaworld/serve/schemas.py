@@ -109,7 +109,7 @@ class ActRequest(BaseModel):
 
 class ActResponse(BaseModel):
     actions: list[list[float]] = Field(description="the next block of raw actions (frameskip, action_dim)")
-    loop: Literal["planner"] = Field("planner", description="what produced the block: the latent planner")
+    loop: Literal["planner"] = Field(default="planner", description="what produced the block: the latent planner")
     replanned: bool = Field(description="whether this frame triggered a new plan")
     cost: float | None = Field(description="the latent cost of the plan the block comes from")
     plan_time_s: float | None = Field(description="seconds of that plan (shared by its batch)")

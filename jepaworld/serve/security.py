@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,7 +64,7 @@ def host_is_loopback(host_header: str) -> bool:
     return bool(host) and is_loopback(host)
 
 
-async def send_error(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+async def send_error(send: Send, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
     """Answer ``{"error": message}`` from ASGI middleware (before the app has run)."""
     body = json.dumps({"error": message}).encode()
     head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
