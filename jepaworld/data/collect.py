@@ -27,7 +27,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -308,6 +308,7 @@ def _collect(cfg: DataConfig, out: Path, overwrite: bool, progress: Progress | N
     jobs = [(settings, a, b, str(folder)) for a, b in todo]
     workers = min(cfg.workers, len(jobs))
     pool = None
+    results: Iterator[tuple[int, int, int]]
     if workers <= 1:
         results = map(_collect_shard, jobs)
     else:

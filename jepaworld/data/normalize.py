@@ -80,9 +80,9 @@ def _affine(x, mean: np.ndarray, std: np.ndarray, inverse: bool):
     if not isinstance(x, np.ndarray):  # a torch tensor
         import torch
 
-        m = torch.as_tensor(m, dtype=x.dtype, device=x.device)
-        s = torch.as_tensor(s, dtype=x.dtype, device=x.device)
-        return x * s + m if inverse else (x - m) / s
+        mt = torch.as_tensor(m, dtype=x.dtype, device=x.device)
+        st = torch.as_tensor(s, dtype=x.dtype, device=x.device)
+        return x * st + mt if inverse else (x - mt) / st
     x = np.asarray(x, np.float32)
     return (x * s + m if inverse else (x - m) / s).astype(np.float32)
 

@@ -81,16 +81,16 @@ class WindowSampler:
         self._state = None if state is None else np.asarray(state, np.float32)[self._source_rows]
         self._file = None if isinstance(source, dict) else source
         self.reader: FrameReader | None = None  # the disk reader (None in memory)
+        self._pixels: np.ndarray | None = None  # the selected frames in RAM (None: read from disk)
         if in_memory:
-            pixels = arrays.get("pixels") if isinstance(source, dict) else None
+            pixels = source.get("pixels") if isinstance(source, dict) else source.load_pixels()
             if pixels is None:
-                pixels = source.load_pixels()
+                raise JepaworldError("in_memory=True needs the frames: give arrays with `pixels`, or an EpisodeFile")
             self._pixels = np.ascontiguousarray(np.asarray(pixels)[self._source_rows])
         elif self._file is None:
             raise JepaworldError("in_memory=False needs an EpisodeFile or a path, not arrays")
         else:
-            self._pixels = None
-            self.reader = FrameReader(source.path)
+            self.reader = FrameReader(self._file.path)
 
     def __len__(self) -> int:
         """Number of distinct windows."""
@@ -120,7 +120,10 @@ class WindowSampler:
     @property
     def frame_shape(self) -> tuple[int, ...]:
         """``(H, W, 3)`` of one frame."""
-        return tuple(self._pixels.shape[1:]) if self._pixels is not None else self.reader.frame_shape
+        if self._pixels is not None:
+            return tuple(self._pixels.shape[1:])
+        assert self.reader is not None  # no frames in RAM: __init__ opened the disk reader
+        return self.reader.frame_shape
 
     def windows(
         self, frames: np.ndarray, acts: np.ndarray, with_state: bool = False, pixels_out: torch.Tensor | None = None
@@ -137,6 +140,7 @@ class WindowSampler:
         if self._pixels is not None:
             np.take(self._pixels, rows, axis=0, out=out)
         else:
+            assert self.reader is not None  # no frames in RAM: __init__ opened the disk reader
             self.reader.read(self._source_rows[rows], out)
         actions = torch.from_numpy(self._action[acts].reshape(b, t, -1))
         if with_state:

@@ -202,11 +202,13 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, video: VideoFor
                  ) -> tuple[list[dict[str, Any]], int, np.ndarray]:  # fmt: skip
     """Data parquet files and MP4s, ``FILE_FRAMES`` frames a file; the episode rows of meta/episodes."""
     episodes: list[dict[str, Any]] = []
-    file_no, writer, cols, in_file = 0, None, None, 0
+    file_no, in_file = 0, 0
+    writer: VideoWriter | None = None
+    cols: dict[str, list[np.ndarray]] = {}
     sample_rows = np.unique(np.linspace(0, len(action) - 1, min(len(action), 1000)).astype(int))
     sample = np.empty((len(sample_rows), *f.pixels.shape[1:]), np.uint8)
 
-    def close_file() -> None:
+    def close_file(writer: VideoWriter) -> None:
         writer.close()
         loc = {"chunk_index": file_no // CHUNK_FILES, "file_index": file_no % CHUNK_FILES}
         _write_data(root / DATA_PATH.format(**loc), {k: np.concatenate(v) for k, v in cols.items()},
@@ -215,7 +217,7 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, video: VideoFor
     frames_done = 0
     for e, (n, o) in enumerate(zip(ep_len.tolist(), ep_off.tolist(), strict=True)):
         if writer is not None and in_file + n > FILE_FRAMES:
-            close_file()
+            close_file(writer)
             file_no, writer = file_no + 1, None
         if writer is None:
             loc = {"chunk_index": file_no // CHUNK_FILES, "file_index": file_no % CHUNK_FILES}
@@ -249,7 +251,9 @@ def _write_files(f: EpisodeFile, root: Path, key: str, fps: int, video: VideoFor
         frames_done += n
         if progress:
             progress(e + 1, frames_done)
-    close_file()
+    if writer is None:
+        raise DataError(f"{f.path} has no episodes to export")
+    close_file(writer)
     return episodes, frames_done, sample
 
 

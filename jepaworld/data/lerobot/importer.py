@@ -96,7 +96,7 @@ class _Rows:
     def __init__(self, columns: list[str]) -> None:
         self.columns = columns
         self._path: Path | None = None
-        self._table = None
+        self._table: Any = None  # the pyarrow Table of ``_path`` (pyarrow has no type stubs)
         self._episode: np.ndarray | None = None
 
     def episode(self, ep: EpisodeRef):

@@ -16,6 +16,7 @@ Both are read into :class:`Layout`: the dataset's facts and one :class:`EpisodeR
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def read_info(root: Path) -> dict[str, Any]:
     return info
 
 
-def read_layout(root: str | Path) -> Layout:
+def read_layout(root: str | os.PathLike) -> Layout:
     """Read a dataset folder's metadata (not its frames); :class:`DataError` for an unknown version."""
     root = Path(root)
     info = read_info(root)
