@@ -8,14 +8,6 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "jepaworld"
 
-# Cycles allowed for now: (the modules a cycle may stay within, why). Keep this empty when you can.
-KNOWN: list[tuple[frozenset[str], str]] = [
-    (frozenset({"jepaworld.science.plots", "jepaworld.science.probes", "jepaworld.science.rollout_error",
-                "jepaworld.science.structure", "jepaworld.science.surprise"}),
-     "science/plots.py names the result types under TYPE_CHECKING while each science module's write_* imports "
-     "plots lazily; the rendering is being moved out with the report/ split (issue 26 item 3)"),
-]  # fmt: skip
-
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:
     parts = path.relative_to(root.parent).with_suffix("").parts
@@ -118,7 +110,6 @@ def test_the_scan_sees_lazy_and_relative_imports(tmp_path):
 
 def test_no_import_cycle_in_the_package():
     graph = import_graph()
-    new = [comp for comp in components(graph) if not any(comp <= allowed for allowed, _ in KNOWN)]
     named = [f"{' -> '.join(cycle_in(graph, comp))} ({len(comp)} modules in all: {', '.join(sorted(comp))})"
-             for comp in new]  # fmt: skip
+             for comp in components(graph)]  # fmt: skip
     assert not named, "import cycles (lazy imports count; move what both sides need below them):\n" + "\n".join(named)

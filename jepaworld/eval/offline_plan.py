@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import PlanConfig, write_json
+from jepaworld.config import PlanConfig
 from jepaworld.errors import JepaworldError
-from jepaworld.science.common import Progress, checkpoint_name, encode, held_out
+from jepaworld.science.common import Progress, checkpoint_name, encode, held_out, write_result
 
 METHODS = ("planner", "logged mean", "logged actions", "stay")
 METRICS = ("first_block_mse", "first_block_cos", "plan_mse", "end_error")
@@ -189,15 +189,12 @@ def offline_plan(model: Any, pairs: int = 50, goal_offset: int | None = None, se
 
 def write_offline_plan(result: OfflinePlanResult, out: str | Path) -> Path:
     """``OUT/results.json`` and ``OUT/offline_plan.png``; returns the results path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result.to_dict())
-    plot_offline_plan(result, out / "offline_plan.png")
-    return out / "results.json"
+    return write_result(result.to_dict(), out, {"offline_plan.png": plot_offline_plan})
 
 
-def plot_offline_plan(result: OfflinePlanResult, out_png: Path) -> Path:
-    """Bars per method: first-block action MSE and end-embedding error (+-1.96 standard errors)."""
+def plot_offline_plan(r: dict[str, Any], out_png: Path) -> Path:
+    """Bars per method: first-block action MSE and end-embedding error (+-1.96 standard errors) (``r``: an
+    ``OfflinePlanResult.to_dict()``)."""
     import matplotlib.pyplot as plt
 
     from jepaworld.figures import save_figure
@@ -205,12 +202,12 @@ def plot_offline_plan(result: OfflinePlanResult, out_png: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4))
     for ax, (k, label) in zip(axes, (("first_block_mse", "first-block action MSE (z-scored)"),
                                      ("end_error", "end embedding error / variance")), strict=True):  # fmt: skip
-        names = [m for m in METHODS if result.rows[m][k] is not None]
-        vals = [result.rows[m][k] for m in names]
-        errs = [1.96 * (result.stderr[m][k] or 0) for m in names]
+        names = [m for m in METHODS if r["rows"][m][k] is not None]
+        vals = [r["rows"][m][k] for m in names]
+        errs = [1.96 * (r["stderr"][m][k] or 0) for m in names]
         ax.bar(names, vals, yerr=errs, color=[f"C{i}" for i in range(len(names))], capsize=3)
         ax.set_title(label, fontsize=9)
         ax.tick_params(axis="x", labelsize=8, rotation=15)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(f"offline planning check ({result.protocol['env']}, {result.protocol['pairs']} pairs)", fontsize=10)
+    fig.suptitle(f"offline planning check ({r['protocol']['env']}, {r['protocol']['pairs']} pairs)", fontsize=10)
     return save_figure(fig, out_png)

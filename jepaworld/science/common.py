@@ -1,15 +1,31 @@
-"""What the science commands share: the run's episodes, output folders (and ``model.encode``'s batched encoding)."""
+"""What the science commands share: the run's episodes, output folders, writing a result (and ``model.encode``'s
+batched encoding)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jepaworld.config import write_json
 from jepaworld.data import EpisodeFile
 from jepaworld.errors import JepaworldError
 from jepaworld.model.encode import Progress, encode, model_device  # noqa: F401  (what science modules share)
+
+Draw = Callable[[dict[str, Any], Path], Path]  # (a results.json dict, the PNG to write) -> the PNG
+
+
+def write_result(result: dict[str, Any], out: str | Path, figures: Mapping[str, Draw], indent: int = 2) -> Path:
+    """Write ``OUT/results.json`` (``result``: a result's ``to_dict()``) and each ``OUT/<name>`` of ``figures``,
+    drawn from that same dict; returns the results path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", result, indent=indent)
+    for name, draw in figures.items():
+        draw(result, out / name)
+    return out / "results.json"
 
 
 def checkpoint_name(model: Any) -> str:

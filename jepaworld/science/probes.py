@@ -34,12 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import write_json
 from jepaworld.data import WindowSampler
 from jepaworld.envs import state_layout
 from jepaworld.errors import JepaworldError
 from jepaworld.model.linear_probe import Standardiser, ridge_solve
-from jepaworld.science.common import Progress, checkpoint_name, encode, training_episodes
+from jepaworld.science.common import Progress, checkpoint_name, encode, training_episodes, write_result
 
 # The LeWM paper ("Probing"): LeWM on Push-T, Pearson r of (linear, MLP) probes. No published values elsewhere.
 PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
@@ -279,8 +278,4 @@ def write_probes(result: ProbeResult, out: str | Path) -> Path:
     """Write ``OUT/results.json`` and ``OUT/probes.png``; returns the results path."""
     from jepaworld.science.plots import plot_probes
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result.to_dict(), indent=2)
-    plot_probes(result, out / "probes.png")
-    return out / "results.json"
+    return write_result(result.to_dict(), out, {"probes.png": plot_probes})

@@ -27,10 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import write_json
 from jepaworld.data import WindowSampler
 from jepaworld.errors import JepaworldError
-from jepaworld.science.common import Progress, checkpoint_name, encode, held_out
+from jepaworld.science.common import Progress, checkpoint_name, encode, held_out, write_result
 
 BASELINES = ("copy-last", "linear extrapolation")
 
@@ -184,8 +183,4 @@ def write_rollout_error(result: RolloutErrorResult, out: str | Path) -> Path:
     """Write ``OUT/results.json`` and ``OUT/rollout_error.png``; returns the results path."""
     from jepaworld.science.plots import plot_rollout_error
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result.to_dict(), indent=2)
-    plot_rollout_error(result, out / "rollout_error.png")
-    return out / "results.json"
+    return write_result(result.to_dict(), out, {"rollout_error.png": plot_rollout_error})

@@ -35,10 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepaworld.config import write_json
 from jepaworld.envs import state_layout
 from jepaworld.errors import JepaworldError
-from jepaworld.science.common import Progress, checkpoint_name, encode, held_out, model_device
+from jepaworld.science.common import Progress, checkpoint_name, encode, held_out, model_device, write_result
 
 SPACES = ("latent", "untrained encoder", "pixels", "true state")
 HIST_EDGES = np.linspace(0.0, 180.0, 37)  # 5-degree bins
@@ -298,9 +297,4 @@ def write_structure(result: StructureResult, out: str | Path) -> Path:
     """Write ``OUT/results.json``, ``OUT/pca.png`` and ``OUT/straightening.png``; returns the results path."""
     from jepaworld.science.plots import plot_pca, plot_straightening
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result.to_dict(), indent=1)
-    plot_pca(result, out / "pca.png")
-    plot_straightening(result, out / "straightening.png")
-    return out / "results.json"
+    return write_result(result.to_dict(), out, {"pca.png": plot_pca, "straightening.png": plot_straightening}, indent=1)

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from jepaworld.config import write_json
 from jepaworld.model.surprise import SurpriseMeter, one_step_surprise, surprise_signal  # noqa: F401  (re-exported)
-from jepaworld.science.common import Progress, checkpoint_name, held_out
+from jepaworld.science.common import Progress, checkpoint_name, held_out, write_result
 from jepaworld.science.perturb import KINDS, matched_trajectories
 from jepaworld.science.stats import auroc, paired_ttest
 
@@ -115,8 +114,4 @@ def write_surprise(result: SurpriseResult, out: str | Path) -> Path:
     """Write ``OUT/results.json`` and ``OUT/surprise.png``; returns the results path."""
     from jepaworld.science.plots import plot_surprise
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result.to_dict(), indent=2)
-    plot_surprise(result, out / "surprise.png")
-    return out / "results.json"
+    return write_result(result.to_dict(), out, {"surprise.png": plot_surprise})

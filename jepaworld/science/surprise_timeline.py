@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from jepaworld.config import write_json
 from jepaworld.errors import JepaworldError
-from jepaworld.science.common import Progress, checkpoint_name, held_out
+from jepaworld.science.common import Progress, checkpoint_name, held_out, write_result
 from jepaworld.science.surprise import surprise_signal
 
 PEAKS = 10
@@ -103,28 +102,25 @@ def surprise_timelines(model: Any, episodes: int = 8, seed: int = 0, data_path: 
 
 def write_surprise_timelines(result: TimelineResult, out: str | Path) -> Path:
     """``OUT/results.json`` and ``OUT/surprise_timelines.png``; returns the results path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result.to_dict())
-    plot_timelines(result, out / "surprise_timelines.png")
-    return out / "results.json"
+    return write_result(result.to_dict(), out, {"surprise_timelines.png": plot_timelines})
 
 
-def plot_timelines(result: TimelineResult, out_png: Path) -> Path:
-    """One panel per episode (up to 8): surprise against time, the pooled median and the peaks marked."""
+def plot_timelines(r: dict[str, Any], out_png: Path) -> Path:
+    """One panel per episode (up to 8): surprise against time, the pooled median and the peaks marked (``r``: a
+    ``TimelineResult.to_dict()``)."""
     import matplotlib.pyplot as plt
 
     from jepaworld.figures import save_figure
 
-    shown = result.timelines[:8]
+    shown = r["timelines"][:8]
     fig, axes = plt.subplots(len(shown), 1, figsize=(7.5, 1.5 * len(shown) + 0.6), sharex=True, squeeze=False)
-    peaks = {(p["episode"], p["step"]) for p in result.peaks}
-    seconds = result.protocol.get("fps") is not None
+    peaks = {(p["episode"], p["step"]) for p in r["peaks"]}
+    seconds = r["protocol"].get("fps") is not None
     for ax, t in zip(axes[:, 0], shown, strict=False):
         x = np.asarray(t["seconds"] if seconds else t["steps"])
         y = np.asarray(t["surprise"])
         ax.plot(x, y, color="C0", lw=1.2)
-        ax.axhline(result.median, color="C7", ls=":", lw=1)
+        ax.axhline(r["median"], color="C7", ls=":", lw=1)
         hit = np.array([(t["episode"], s) in peaks for s in t["steps"]])
         if hit.any():
             ax.scatter(x[hit], y[hit], color="C3", s=14, zorder=3)
@@ -133,6 +129,6 @@ def plot_timelines(result: TimelineResult, out_png: Path) -> Path:
             ax.set_title(t["task"], fontsize=8, loc="left")
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("time (s)" if seconds else "env step")
-    fig.suptitle(f"surprise along held-out episodes ({result.protocol['env']}); red: the top {len(result.peaks)}",
+    fig.suptitle(f"surprise along held-out episodes ({r['protocol']['env']}); red: the top {len(r['peaks'])}",
                  fontsize=10)  # fmt: skip
     return save_figure(fig, out_png)
