@@ -195,7 +195,10 @@ class CubeExpert:
 
 def cube_expert(env: gym.Env, rng: np.random.Generator, noise: float = 0.1) -> CubeExpert:
     """Policy factory for Cube's scripted oracle (``env`` is the :class:`CubeEnv` being stepped)."""
-    return CubeExpert(env.unwrapped, rng, noise)
+    inner = env.unwrapped
+    if not isinstance(inner, CubeEnv):
+        raise JepaworldError(f"cube_expert drives a CubeEnv, got {type(inner).__name__}; use the env's own policy")
+    return CubeExpert(inner, rng, noise)
 
 
 class CubeEnv(GoalTask, gym.Env):

@@ -47,13 +47,14 @@ class PixelEnv(gym.Env):
         self.resolution = int(resolution)
         self.render_mode = "rgb_array"
         self.observation_space = gym.spaces.Box(0, 255, (resolution, resolution, 3), np.uint8)
-        self._discrete = isinstance(inner.action_space, gym.spaces.Discrete)
-        if self._discrete:
-            self.action_space = gym.spaces.Box(0.0, 1.0, (int(inner.action_space.n),), np.float32)
-        elif isinstance(inner.action_space, gym.spaces.Box):
-            self.action_space = inner.action_space
+        space = inner.action_space
+        self._discrete = isinstance(space, gym.spaces.Discrete)
+        if isinstance(space, gym.spaces.Discrete):
+            self.action_space = gym.spaces.Box(0.0, 1.0, (int(space.n),), np.float32)
+        elif isinstance(space, gym.spaces.Box):
+            self.action_space = space
         else:
-            raise JepaworldError(f"unsupported action space {inner.action_space}: expected Box or Discrete")
+            raise JepaworldError(f"unsupported action space {space}: expected Box or Discrete")
         self._obs_dim = flat_dim(inner.observation_space)
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
         self._state = np.zeros(0, np.float32)
@@ -118,17 +119,17 @@ class PixelEnv(gym.Env):
 
     def set_state(self, state) -> None:
         require_goal_env(self, self._name(), "setting a state")
-        self.inner.unwrapped.set_state(state)
+        self.goal_provider.set_state(state)
         self._state = self._to_state(None)
 
     def render_state(self, state) -> np.ndarray:
         """The image of ``state`` at this wrapper's resolution: uint8 (res, res, 3)."""
         require_goal_env(self, self._name(), "rendering a goal image")
-        return self._resize(np.asarray(self.inner.unwrapped.render_state(state)))
+        return self._resize(np.asarray(self.goal_provider.render_state(state)))
 
     def is_success(self, state, goal) -> bool:
         require_goal_env(self, self._name(), "a success test")
-        return bool(self.inner.unwrapped.is_success(state, goal))
+        return bool(self.goal_provider.is_success(state, goal))
 
     def close(self) -> None:
         self.inner.close()

@@ -173,6 +173,7 @@ class PushTExpert:
         ok = (normals @ self.direction < _FACING) & reach & free[_SIDE_OF.reshape(-1)]
         if not ok.any():
             return None
+        assert self.target is not None  # a push has a target (push_to)
         arm = points - pt.cog(pose)
         lever = arm[:, 1] * normals[:, 0] - arm[:, 0] * normals[:, 1]  # torque of a unit push along -normal
         wanted = np.clip(_TURN_GAIN * pt.wrap_angle(self.target[2] - pose[2]), -_MAX_LEVER, _MAX_LEVER)

@@ -112,15 +112,17 @@ class ReacherExpert:
         self.target: np.ndarray | None = None
         self.steps = 0
 
-    def _new_target(self) -> None:
+    def _new_target(self) -> np.ndarray:
         self.target = np.array([self.rng.uniform(-np.pi, np.pi), self.rng.uniform(-0.9, 0.9) * WRIST_LIMIT])
         self.steps = 0
+        return self.target
 
     def __call__(self, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
-        if self.target is None or self.steps >= self.MAX_STEPS or goal_distance(state, self.target) < self.ARRIVED_RAD:
-            self._new_target()
+        target = self.target
+        if target is None or self.steps >= self.MAX_STEPS or goal_distance(state, target) < self.ARRIVED_RAD:
+            target = self._new_target()
         self.steps += 1
-        action = heuristic(state, self.target) + self.noise * self.rng.standard_normal(2)
+        action = heuristic(state, target) + self.noise * self.rng.standard_normal(2)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
