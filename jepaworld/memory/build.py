@@ -103,7 +103,8 @@ def _build_memory(model: Any, out: str | Path, data_path: str | None, chunk: int
                 store.set_entities(meta.env, env_entities(meta.env, int(f.state.shape[1])))
         for i in range(0, len(todo), chunk):
             batch = todo[i : i + chunk]
-            rows, links = [], []
+            rows: list[StateRow] = []
+            links: list[tuple[int, int, np.ndarray]] = []  # (row from, row to, its raw actions)
             for e in batch:
                 steps = np.arange(0, int(lengths[e]), fs)
                 o = int(offsets[e])

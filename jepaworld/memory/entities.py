@@ -69,7 +69,8 @@ class StateDecoder:
     @classmethod
     def from_json(cls, text: str) -> StateDecoder:
         d = json.loads(text)
-        return cls(*(np.asarray(d[k]) for k in ("mean", "std", "weight", "bias")), d["angles"], d["state_dim"])
+        mean, std, weight, bias = (np.asarray(d[k]) for k in ("mean", "std", "weight", "bias"))
+        return cls(mean, std, weight, bias, d["angles"], d["state_dim"])
 
 
 def _targets(state: np.ndarray, angles: list[int]) -> np.ndarray:

@@ -82,7 +82,8 @@ class MemoryGraph:
 
     def shortest(self, a: int, b: int) -> list[int] | None:
         """Rows of a lightest path from row ``a`` to row ``b`` over usable edges (Dijkstra), or None."""
-        dist, prev = {a: 0.0}, {}
+        dist: dict[int, float] = {a: 0.0}
+        prev: dict[int, int] = {}
         heap = [(0.0, a)]
         while heap:
             d, u = heapq.heappop(heap)

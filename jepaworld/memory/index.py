@@ -46,18 +46,18 @@ class NearestIndex:
         """q (Q, D) or (D,) -> (ids (Q, k), squared distances (Q, k)), nearest first.
 
         exact: None = the inverted file for a single query on a large memory, exact otherwise."""
-        q = torch.as_tensor(q, dtype=torch.float32).cpu()
-        single = q.dim() == 1
-        q = q[None] if single else q
+        qt = torch.as_tensor(q, dtype=torch.float32).cpu()
+        single = qt.dim() == 1
+        qt = qt[None] if single else qt
         k = min(k, len(self.ids))
         if (exact is False or (exact is None and single)) and self.ivf:
-            rows, dist = self._search_ivf(q[0], k)
+            rows, dist = self._search_ivf(qt[0], k)
             return (self.ids[rows], dist) if single else (self.ids[rows][None], dist[None])
-        d = torch.addmm(self.sq[None], q, self.z.T, alpha=-2.0).add_((q * q).sum(1, keepdim=True))
-        rows = torch.topk(d, min(len(self.ids), k + RERANK), dim=1, largest=False).indices
-        rows, dist = self._rerank(q, rows, k)
-        ids, dist = self.ids[rows.numpy()], dist.numpy()
-        return (ids[0], dist[0]) if single else (ids, dist)
+        d = torch.addmm(self.sq[None], qt, self.z.T, alpha=-2.0).add_((qt * qt).sum(1, keepdim=True))
+        candidates = torch.topk(d, min(len(self.ids), k + RERANK), dim=1, largest=False).indices
+        nearest, dist_t = self._rerank(qt, candidates, k)
+        ids, dists = self.ids[nearest.numpy()], dist_t.numpy()
+        return (ids[0], dists[0]) if single else (ids, dists)
 
     def _rerank(self, q: torch.Tensor, rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` nearest of candidate ``rows`` (Q, C) by ``||q - z||^2`` computed directly: exact for

@@ -144,9 +144,10 @@ class Navigator:
             return self.z_final[b]
         if r.route is None:
             self._reroute(b, z)
-            if r.direct:
-                return self.z_final[b]
-        ahead = r.route[r.at : r.at + cfg.window + 1]
+        if r.route is None or r.cum is None:  # no route to the goal (r.direct): pursue it directly
+            return self.z_final[b]
+        route, cum = r.route, r.cum
+        ahead = route[r.at : r.at + cfg.window + 1]
         d = ((self.index.z[ahead] - z.cpu()) ** 2).sum(1)
         k = int(torch.argmin(d))
         if k > 0:
@@ -155,19 +156,20 @@ class Navigator:
             r.stall += 1
             if r.stall > cfg.patience:
                 nxt = r.at + 1
-                if nxt < len(r.route):
-                    u, v = r.route[r.at], r.route[nxt]
+                if nxt < len(route):
+                    u, v = route[r.at], route[nxt]
                     if not self.graph.adj[u][v][1]:  # a proximity edge the agent could not cross
                         self.graph.refuted.add((u, v))
                         self.store.add_edge_verdicts([(int(self.index.ids[u]), int(self.index.ids[v]), False, -1.0)])
                 self._reroute(b, z)
-                if r.direct:
+                if r.route is None or r.cum is None:  # no route left (r.direct)
                     return self.z_final[b]
-        left = r.cum[-1] - r.cum[r.at]
+                route, cum = r.route, r.cum
+        left = cum[-1] - cum[r.at]
         if left <= cfg.hop:
             return self.z_final[b]
-        j = int(np.searchsorted(r.cum, r.cum[r.at] + cfg.hop, side="right")) - 1
-        return self.index.z[r.route[max(j, r.at + 1)]].to(self.z_final.device)
+        j = int(np.searchsorted(cum, cum[r.at] + cfg.hop, side="right")) - 1
+        return self.index.z[route[max(j, r.at + 1)]].to(self.z_final.device)
 
     def _reroute(self, b: int, z: torch.Tensor) -> None:
         r = self.rows[b]
