@@ -2,6 +2,7 @@
 
     python benchmarks/lerobot_io.py [--data FILE.h5] [--episodes 20] [--repeats 3]
                                     [--lerobot-venv /tmp/lerobot-venv] [--python python3.12]
+                                    [--codec libx264 --crf 0 --pix-fmt yuv444p]   # near-lossless export
 
 1. Import of the LeRobot 0.6.1 dataset in ``tests/data/lerobot_tworoom`` (AV1, 64 px): frames/s, and
    the PSNR of the decoded frames against what went into LeRobot's writer.
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from jepaworld.data import EpisodeFile  # noqa: E402
 from jepaworld.data.lerobot import export_lerobot, import_lerobot  # noqa: E402
+from jepaworld.data.lerobot.video import VideoFormat  # noqa: E402
 
 LEROBOT = "lerobot[dataset]==0.6.1"
 DATASET = ROOT / "tests" / "data" / "lerobot_tworoom"
@@ -88,6 +90,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--lerobot-venv", type=Path, help="venv with LeRobot (made on first use) for the read-back check")
     ap.add_argument("--python", default="python3.12", help="interpreter for a new LeRobot venv")
+    default = VideoFormat()
+    ap.add_argument("--codec", default=default.codec, help="export encoder (default: LeRobot's AV1)")
+    ap.add_argument("--crf", type=int, default=default.crf)
+    ap.add_argument("--pix-fmt", default=default.pix_fmt)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lerobot_io_"))
     results: dict[str, object] = {}
@@ -115,14 +121,16 @@ def main() -> None:
         data = tmp / "pusht.h5"
         collect(cfg, data)
     folder, back = tmp / "exported", tmp / "back.h5"
-    sec_export, _ = best(lambda: export_lerobot(data, folder, overwrite=True), args.repeats)
+    video = VideoFormat(args.codec, args.crf, args.pix_fmt)
+    sec_export, _ = best(lambda: export_lerobot(data, folder, video=video, overwrite=True), args.repeats)
     with EpisodeFile(data) as f:
         n, res = f.n_frames, f.resolution
     sec_import, _ = best(lambda: import_lerobot(folder, back, resolution=res, overwrite=True), args.repeats)
     with EpisodeFile(data) as a, EpisodeFile(back) as b:
         ours = a.arrays()
         results["round trip (export -> import)"] = {
-            "file": str(data), "episodes": a.n_episodes, "frames": n, "resolution": res,
+            "file": str(data), "video": f"{video.codec} crf {video.crf} {video.pix_fmt}",
+            "episodes": a.n_episodes, "frames": n, "resolution": res,
             "export_frames_per_s": round(n / sec_export), "import_frames_per_s": round(n / sec_import),
             "psnr_db": round(psnr(ours["pixels"], b.pixels[...]), 2),
             "actions_identical": bool(np.array_equal(ours["action"], b.action[...])),
