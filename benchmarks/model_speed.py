@@ -9,7 +9,10 @@ backward, AdamW. Pixels and actions are random (speed does not depend on them).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -17,6 +20,9 @@ from jepaworld.config import load_config
 from jepaworld.config.schema import ModelConfig
 from jepaworld.model import SIGReg, WorldModel
 from jepaworld.train.loop import jepa_loss
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.reference_rollout import reference_cost  # noqa: E402  (the straightforward rollout the tests check against)
 
 
 def preset(name: str) -> ModelConfig:
@@ -55,18 +61,18 @@ def train_throughput(model: WorldModel, history: int, batch: int, steps: int, re
 
 
 def rollout_speed(model: WorldModel, history: int, batch: int, horizon: int = 5, reps: int = 3) -> dict:
-    """Seconds per cost() call over `batch` candidates, fast path vs reference."""
+    """Seconds per cost() call over `batch` candidates, fast path vs the straightforward reference."""
     model.eval()
     D = model.cfg.embed_dim
     z0, goal = torch.randn(1, history, D), torch.randn(1, D)
     blocks = torch.randn(1, batch, horizon, FRAMESKIP * ACTION_DIM)
     out = {}
-    with torch.no_grad():
-        for name, ref in (("fast", False), ("reference", True)):
-            model.cost(z0, goal, blocks, reference=ref)
+    with torch.inference_mode():
+        for name, cost in (("fast", model.cost), ("reference", partial(reference_cost, model))):
+            cost(z0, goal, blocks)
             t0 = time.perf_counter()
             for _ in range(reps):
-                model.cost(z0, goal, blocks, reference=ref)
+                cost(z0, goal, blocks)
             out[name] = (time.perf_counter() - t0) / reps
     return out
 

@@ -22,8 +22,10 @@ torch.utils.flop_counter on one cost call, times the iterations).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -32,6 +34,9 @@ from jepaworld.config import PlanConfig, load_config
 from jepaworld.config.planners import apply_planner_preset
 from jepaworld.model import WorldModel
 from jepaworld.plan import PlanProblem, cem
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.reference_rollout import reference_cost  # noqa: E402  (the straightforward rollout the tests check against)
 
 A, FS, H = 2, 5, 5
 
@@ -69,18 +74,23 @@ def plan_once(
     history: int,
     plan: PlanConfig,
     envs: int,
-    reference: bool,
+    straightforward: bool,
     device: str = "cpu",
     cuda_graph: bool = False,
 ) -> tuple[float, float]:
-    """Seconds for one CEM plan of ``envs`` environments, and the FLOPs of its cost calls."""
+    """Seconds for one CEM plan of ``envs`` environments, and the FLOPs of its cost calls.
+
+    straightforward: the cost of ``tests/reference_rollout.py`` (full recompute, fp32) instead of ``wm.cost``.
+    """
     D = wm.cfg.embed_dim
     g = torch.Generator(device=device).manual_seed(0)
     z0 = torch.randn(envs, history, D, generator=g, device=device)
     goal = torch.randn(envs, D, generator=g, device=device)
 
     def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-        return wm.cost(z0, goal, actions, mode=plan.cost, reference=reference, precision=plan.precision)
+        if straightforward:
+            return reference_cost(wm, z0, goal, actions, mode=plan.cost)
+        return wm.cost(z0, goal, actions, mode=plan.cost, precision=plan.precision)
 
     with torch.inference_mode():
         example = torch.zeros(envs, plan.samples, H, FS * A, device=device)
@@ -114,11 +124,11 @@ def row(
     device: str = "cpu",
     cuda_graph: bool = False,
 ) -> float:
-    fast_s, fast_flops = plan_once(wm, history, plan, envs, reference=False, device=device, cuda_graph=cuda_graph)
+    fast_s, fast_flops = plan_once(wm, history, plan, envs, straightforward=False, device=device, cuda_graph=cuda_graph)
     line = f"{name:<52} {plan.samples:>4}x{plan.iterations:<3} envs {envs:<2} ours {fast_s:7.2f} s"
     line += f" ({fast_flops / 1e12:.2f} TFLOP, {fast_flops / fast_s / 1e9:5.0f} GFLOP/s)"
     if reference_too:
-        ref_s, ref_flops = plan_once(wm, history, plan, envs, reference=True, device=device)
+        ref_s, ref_flops = plan_once(wm, history, plan, envs, straightforward=True, device=device)
         line += f" | straightforward {ref_s:7.2f} s ({ref_flops / 1e12:.2f} TFLOP) | speed-up {ref_s / fast_s:4.1f}x"
     print(line, flush=True)
     return fast_s

@@ -14,6 +14,7 @@ from jepaworld.model.cnn import CNN
 from jepaworld.model.predictor import Block, Predictor
 from jepaworld.model.projector import Projector
 from jepaworld.model.vit import ViT
+from tests.reference_rollout import reference_cost, reference_rollout
 
 A, FS, D = 2, 3, 32
 
@@ -192,7 +193,7 @@ def test_fast_rollout_equals_reference(history, pos):
     hist_blocks = torch.randn(4, history - 1, FS * A)
     with torch.no_grad():
         fast = wm.rollout(z_hist, blocks, hist_blocks)
-        ref = wm.rollout_reference(z_hist, blocks, hist_blocks)
+        ref = reference_rollout(wm, z_hist, blocks, hist_blocks)
     assert fast.shape == (4, 6, D)
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
 
@@ -230,8 +231,9 @@ def test_cost_shapes_and_modes():
     with torch.no_grad():
         terminal = wm.cost(z_start, z_goal, blocks, mode="terminal")
         best = wm.cost(z_start, z_goal, blocks, mode="min")
-        reference = wm.cost(z_start, z_goal, blocks, reference=True)
-        roll = float64_model(wm).rollout_reference(z_start[1:2].double().expand(S, -1, -1), blocks[1].double())  # env 1
+        reference = reference_cost(wm, z_start, z_goal, blocks)
+        env1 = z_start[1:2].double().expand(S, -1, -1)
+        roll = reference_rollout(float64_model(wm), env1, blocks[1].double())  # env 1
     assert terminal.shape == best.shape == (B, S)
     dist = (roll - z_goal[1].double()).square().sum(-1)  # (S, H)
     # float32 through H rollout steps: rounding relative to the largest cost (~64 here), not to each cost
@@ -255,5 +257,22 @@ def test_cost_shares_the_history_prefix_exactly(history):
     blocks, hist = torch.randn(B, S, H, FS * A), torch.randn(B, history - 1, FS * A)
     with torch.no_grad():
         fast = wm.cost(z_start, z_goal, blocks, mode="min", hist_blocks=hist)
-        ref = wm.cost(z_start, z_goal, blocks, mode="min", hist_blocks=hist, reference=True)
+        ref = reference_cost(wm, z_start, z_goal, blocks, mode="min", hist_blocks=hist)
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("history", [1, 2, 3])
+@pytest.mark.parametrize("pos", ["rope", "learned"])
+def test_cost_with_grad_equals_reference(history, pos):
+    """The gradient planner's cost (the predictor's own modules, the history prefix shared) against recompute."""
+    wm = make_model(history=history, pos_embedding=pos)
+    B, S, H = 2, 5, 4
+    z_start, z_goal = torch.randn(B, history, D), torch.randn(B, D)
+    blocks, hist = torch.randn(B, S, H, FS * A, requires_grad=True), torch.randn(B, history - 1, FS * A)
+    cost = wm.cost(z_start, z_goal, blocks, mode="min", hist_blocks=hist)
+    cost.sum().backward()
+    with torch.no_grad():
+        ref = reference_cost(wm, z_start, z_goal, blocks, mode="min", hist_blocks=hist)
+    assert cost.requires_grad and blocks.grad.abs().sum() > 0
+    torch.testing.assert_close(cost.detach(), ref, rtol=1e-5, atol=1e-4)

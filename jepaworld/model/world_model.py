@@ -31,6 +31,9 @@ _STD = (0.229, 0.224, 0.225)
 class WorldModel(nn.Module):
     """LeWM-style world model over frames (uint8, channel-last) and action blocks (fs * A dims)."""
 
+    pixel_mean: Tensor  # buffers (1, 3, 1, 1): ImageNet normalisation of the encoder's input
+    pixel_std: Tensor
+
     def __init__(self, cfg: ModelConfig, action_dim: int, frameskip: int, history: int):
         super().__init__()
         self.cfg, self.action_dim, self.frameskip, self.history = cfg, action_dim, frameskip, history
@@ -94,33 +97,21 @@ class WorldModel(nn.Module):
                                  f"got {z.shape[1]}")  # fmt: skip
             blocks = actions[:, h - 1 : h - 1 + rollout_steps]
             zd = z.detach() if rollout_detach else z
-            out["z_roll"] = self._rollout(zd[:, :h], blocks, actions[:, : h - 1], cached=True)
+            out["z_roll"] = self._rollout_predictor(zd[:, :h], blocks[:, None], actions[:, : h - 1])[:, 0]
             out["z_roll_target"] = zd[:, h : h + rollout_steps]
         return out
 
     # ----------------------------------------------------------------------------- planning
     def rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:
-        """Fast autoregressive rollout. z_hist: (B, h, D), blocks: (B, H, fs*A) -> (B, H, D).
+        """Autoregressive rollout. z_hist: (B, h, D), blocks: (B, H, fs*A) -> (B, H, D).
 
         hist_blocks: (B, h-1, fs*A), the blocks taken after each history frame but the last
-        (zeros if None). RoPE: KV cache, one token per step (without grad: `model/fast_step.py`).
-        Learned positions: the last `history` tokens are recomputed each step with positions
-        0 .. history-1 (as published). Runs under inference_mode when grad is disabled; stays
-        differentiable when it is enabled. Call model.eval() first (dropout, BatchNorm statistics).
+        (zeros if None). Runs under inference_mode when grad is disabled; stays differentiable
+        when it is enabled. Call model.eval() first (dropout, BatchNorm statistics). The paths are
+        those of `cost` (one candidate per environment).
         """
         with _inference_unless_grad() as fast:
-            if fast and self.predictor.pos_embedding == "rope":
-                z = self._rollout_fast(z_hist, blocks[:, None], hist_blocks, "fp32")[:, 0]
-            else:
-                z = self._rollout(z_hist, blocks, hist_blocks, cached=True)
-        return z.clone() if fast else z
-
-    def rollout_reference(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:
-        """Same result as `rollout`, computed the straightforward way: at every step the predictor
-        runs over the whole sequence so far (RoPE; the band keeps it equal to the cached rollout),
-        or over the last `history` tokens (learned positions, the published sliding window)."""
-        with _inference_unless_grad() as fast:
-            z = self._rollout(z_hist, blocks, hist_blocks, cached=False)
+            z = self._rollout(z_hist, blocks[:, None], hist_blocks, "fp32", fast)[:, 0]
         return z.clone() if fast else z
 
     def cost(
@@ -130,53 +121,49 @@ class WorldModel(nn.Module):
         blocks: Tensor,
         mode: str = "terminal",
         hist_blocks: Tensor | None = None,
-        reference: bool = False,
         precision: str = "fp32",
     ) -> Tensor:
         """Planning cost. z_start: (B, h, D) or (B, D), z_goal: (B, D), blocks: (B, S, H, fs*A) -> (B, S).
 
         "terminal" (published): ||z_hat_H - z_goal||^2 on the last predicted embedding; "min": the
         smallest squared distance along the horizon. All B * S candidates run as one batch.
-        hist_blocks: (B, h-1, fs*A) as in `rollout`. reference=True uses `rollout_reference`.
-        Without grad, RoPE models take the fast path (`model/fast_step.py`: the history prefix once
-        per environment, RoPE folded into the weights, no KV copies); ``precision="bf16"`` runs its
-        matmuls in bfloat16 (`PlanConfig.precision`; other paths under bf16 autocast). With grad (the
-        gradient planner) the fast path is not taken.
+        hist_blocks: (B, h-1, fs*A) as in `rollout`. Without grad, RoPE models take the fast path
+        (`model/fast_step.py`: the history prefix once per environment, RoPE folded into the
+        weights, no KV copies); ``precision="bf16"`` runs its matmuls in bfloat16
+        (`PlanConfig.precision`; learned positions under bf16 autocast). With grad (the gradient
+        planner) the rollout runs through the predictor's own modules (`_rollout_predictor`).
         """
         if mode not in ("terminal", "min"):
             raise ValueError(f"cost mode must be 'terminal' or 'min', got {mode!r}")
         if z_start.dim() == 2:
             z_start = z_start[:, None]
-        B, S, H, _ = blocks.shape
-        h, D = z_start.shape[1:]
-        fast_path = not reference and self.predictor.pos_embedding == "rope"
-        low = precision == "bf16" and not fast_path and not torch.is_grad_enabled()
-        with _inference_unless_grad() as fast, torch.autocast(z_start.device.type, torch.bfloat16, enabled=low):
-            if fast and fast_path:
-                z = self._rollout_fast(z_start, blocks, hist_blocks, precision)
-            elif fast_path and h > 1:
-                z = self._rollout_shared_prefix(z_start, blocks, hist_blocks)
-            else:
-                zs = z_start[:, None].expand(B, S, h, D).reshape(B * S, h, D)
-                hb = None
-                if hist_blocks is not None:
-                    hb = (
-                        hist_blocks[:, None]
-                        .expand(B, S, *hist_blocks.shape[1:])
-                        .reshape(B * S, *hist_blocks.shape[1:])
-                    )
-                z = self._rollout(zs, blocks.reshape(B * S, H, -1), hb, cached=not reference)
-            z = z.view(B, S, H, D).float()
+        with _inference_unless_grad() as fast:
+            z = self._rollout(z_start, blocks, hist_blocks, precision, fast).float()  # (B, S, H, D)
             dist = (z - z_goal[:, None, None]).square().sum(-1)  # (B, S, H)
             c = dist[..., -1] if mode == "terminal" else dist.min(dim=-1).values
         return c.clone() if fast else c
+
+    def _rollout(
+        self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, precision: str, no_grad: bool
+    ) -> Tensor:
+        """S candidate plans per environment. z_hist: (B, h, D), blocks: (B, S, H, fs*A) -> (B, S, H, D).
+
+        Without grad a RoPE model takes the fast path (`_rollout_fast`); otherwise the predictor's
+        own modules run (`_rollout_predictor`), under bf16 autocast when ``precision`` asks for it
+        without grad.
+        """
+        if no_grad and self.predictor.pos_embedding == "rope":
+            return self._rollout_fast(z_hist, blocks, hist_blocks, precision)
+        low = no_grad and precision == "bf16"
+        with torch.autocast(z_hist.device.type, torch.bfloat16, enabled=low):
+            return self._rollout_predictor(z_hist, blocks, hist_blocks)
 
     def _rollout_fast(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, precision: str) -> Tensor:
         """No-grad cached rollout of S candidates per environment (RoPE). See `model/fast_step.py`.
 
         z_hist: (B, h, D), blocks: (B, S, H, fs*A) -> (B, S, H, D). The first h-1 history tokens
         run on B rows; their keys and values broadcast over the S candidates. Equal to
-        ``_rollout(..., cached=True)`` on the expanded batch (fp32; bf16 within its rounding).
+        `_rollout_predictor` (fp32; bf16 within its rounding); tests hold both to a full recompute.
         """
         B, h, D = z_hist.shape
         S, H, A = blocks.shape[1:]
@@ -198,6 +185,50 @@ class WorldModel(nn.Module):
             preds.append(x)
         return torch.stack(preds, dim=2)
 
+    def _rollout_predictor(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None) -> Tensor:
+        """The rollout through the predictor's own modules: differentiable (the training forward's
+        multi-step term, the gradient planner) and the only one for learned positions.
+
+        z_hist: (B, h, D), blocks: (B, S, H, fs*A) -> (B, S, H, D). RoPE: KV-cached `Predictor.step`,
+        one token per step; the first h-1 history tokens (the same for every candidate of an
+        environment) run on B rows and their keys and values are shared by the S candidates.
+        Learned positions: the last `history` tokens are recomputed each step with positions
+        0 .. history-1 (the published rollout).
+        """
+        B, h, D = z_hist.shape
+        S, H = blocks.shape[1:3]
+        hist_blocks = self._check_hist_blocks(hist_blocks, blocks, B, h)
+
+        def rows(x: Tensor) -> Tensor:  # (B, ...) per environment -> (B*S, ...) per candidate
+            return x[:, None].expand(B, S, *x.shape[1:]).reshape(B * S, *x.shape[1:])
+
+        preds: list[Tensor] = []
+        if self.predictor.pos_embedding == "rope":
+            shared: KVCache | None = None
+            if h > 1:
+                c_hist = self.action_encoder(hist_blocks)  # (B, h-1, D)
+                cache: KVCache | None = None
+                for t in range(h - 1):
+                    _, cache = self.predictor.step(z_hist[:, t], c_hist[:, t], cache, t)
+                assert cache is not None  # h - 1 >= 1 steps ran
+                shared = [(rows(k), rows(v)) for k, v in cache]
+            c = self.action_encoder(blocks.reshape(B * S, H, -1))  # (B*S, H, D): c[:, i] after token h-1+i
+            y, shared = self.predictor.step(rows(z_hist[:, -1]), c[:, 0], shared, h - 1)
+            for i in range(H):
+                preds.append(self.pred_projector(y))
+                if i + 1 < H:
+                    y, shared = self.predictor.step(preds[-1], c[:, i + 1], shared, h + i)
+        else:
+            seq = rows(z_hist)
+            c = self.action_encoder(torch.cat([rows(hist_blocks), blocks.reshape(B * S, H, -1)], dim=1))
+            for i in range(H):  # c[:, t]: the block taken after token t
+                n = h + i  # tokens so far; the last one carries action c[:, n-1]
+                w = min(n, self.history)
+                y = self.predictor(seq[:, n - w :], c[:, n - w : n])[:, -1]
+                preds.append(self.pred_projector(y))
+                seq = torch.cat([seq, preds[-1][:, None]], dim=1)
+        return torch.stack(preds, dim=1).view(B, S, H, D)
+
     @staticmethod
     def _check_hist_blocks(hist_blocks: Tensor | None, blocks: Tensor, B: int, h: int) -> Tensor:
         """hist_blocks (B, h-1, fs*A), zeros when None."""
@@ -206,65 +237,6 @@ class WorldModel(nn.Module):
         if hist_blocks.shape[1] != h - 1:
             raise ValueError(f"hist_blocks must hold h-1 = {h - 1} blocks, got {tuple(hist_blocks.shape)}")
         return hist_blocks
-
-    def _rollout_shared_prefix(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None) -> Tensor:
-        """Cached rollout of S candidates per environment that computes the history once (with grad).
-
-        z_hist: (B, h, D), blocks: (B, S, H, fs*A) -> (B*S, H, D). The first h-1 history tokens
-        and their actions are the same for every candidate of an environment, so their keys and
-        values are computed on B rows and shared; only the last history token (whose action is the
-        candidate's first block) and the predicted tokens run on B*S rows. Same numbers as
-        ``_rollout(..., cached=True)`` on the expanded batch, (h-1)/(h+H-1) less predictor work.
-        """
-        B, h, D = z_hist.shape
-        S, H = blocks.shape[1:3]
-        hist_blocks = self._check_hist_blocks(hist_blocks, blocks, B, h)
-        c_hist = self.action_encoder(hist_blocks)  # (B, h-1, D)
-        cache = None
-        for t in range(h - 1):
-            _, cache = self.predictor.step(z_hist[:, t], c_hist[:, t], cache, t)
-        cache = [
-            tuple(x[:, None].expand(B, S, *x.shape[1:]).reshape(B * S, *x.shape[1:]) for x in kv) for kv in cache
-        ]
-        c = self.action_encoder(blocks.reshape(B * S, H, -1))  # (B*S, H, D): c[:, i] after token h-1+i
-        last = z_hist[:, -1, None].expand(B, S, D).reshape(B * S, D)
-        return self._rollout_from_cache(last, c, cache, h - 1)
-
-    def _rollout_from_cache(self, z_last: Tensor, c: Tensor, cache: KVCache | None, pos: int) -> Tensor:
-        """Feed the last history token (position ``pos``) and then each prediction back in.
-
-        z_last: (N, D); c: (N, H, D) action embeddings, c[:, i] taken after token pos + i -> (N, H, D).
-        """
-        y, cache = self.predictor.step(z_last, c[:, 0], cache, pos)
-        preds: list[Tensor] = []
-        for i in range(c.shape[1]):
-            preds.append(self.pred_projector(y))
-            if i + 1 < c.shape[1]:
-                y, cache = self.predictor.step(preds[-1], c[:, i + 1], cache, pos + 1 + i)
-        return torch.stack(preds, dim=1)
-
-    def _rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None, cached: bool) -> Tensor:
-        B, h, D = z_hist.shape
-        H = blocks.shape[1]
-        hist_blocks = self._check_hist_blocks(hist_blocks, blocks, B, h)
-        c = self.action_encoder(
-            torch.cat([hist_blocks, blocks], dim=1)
-        )  # (B, h-1+H, D): c[:, t] after token t
-        rope = self.predictor.pos_embedding == "rope"
-        preds: list[Tensor] = []
-        if cached and rope:
-            cache = None
-            for t in range(h - 1):
-                _, cache = self.predictor.step(z_hist[:, t], c[:, t], cache, t)
-            return self._rollout_from_cache(z_hist[:, -1], c[:, h - 1 :], cache, h - 1)
-        seq = z_hist
-        for i in range(H):
-            n = h + i  # tokens so far; the last one carries action c[:, n-1]
-            w = n if rope else min(n, self.history)
-            y = self.predictor(seq[:, n - w :], c[:, n - w : n])[:, -1]
-            preds.append(self.pred_projector(y))
-            seq = torch.cat([seq, preds[-1][:, None]], dim=1)
-        return torch.stack(preds, dim=1)
 
     # ----------------------------------------------------------------------------- reporting
     def num_params(self) -> dict[str, int]:
