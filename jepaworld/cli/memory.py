@@ -112,6 +112,7 @@ def add_goal_cmd(
             if image is not None:
                 pixels = _read_png(image)
             else:
+                assert from_episode is not None  # exactly one of image and from_episode (checked above)
                 path = data or model.meta.data_path
                 with EpisodeFile(path) as f:
                     if not 0 <= from_episode < f.n_episodes:
@@ -166,7 +167,11 @@ def query_cmd(
                 what = f"{entity} within {within:g} of ({at})" + (" (decoded)" if decoded else "")
             else:
                 model = _model_for(store, run, device, threads)
-                pixels = store.goal(goal).image if goal is not None else _read_png(image)
+                if goal is not None:
+                    pixels = store.goal(goal).image
+                else:
+                    assert image is not None  # exactly one of image, goal and entity (checked above)
+                    pixels = _read_png(image)
                 matches = nearest_states(store, model, pixels, k=k)
                 what = f"nearest to {'goal ' + goal if goal else image}"
             ms = 1000 * (time.perf_counter() - t0)

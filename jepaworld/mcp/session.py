@@ -47,8 +47,10 @@ class Live:
         """Forget the latent past and meet the frame now as a first frame (after ``go_to``'s own loop)."""
         self.meter.reset()
         self.meter.update(self.obs)
+        z = self.meter.embedding
+        assert z is not None  # update() just set it
         self.history = LatentHistory(model.meta.history, model.meta.frameskip * model.meta.action_dim)
-        self.history.push(self.meter.embedding, None)
+        self.history.push(z, None)
         self.pending, self.imagined = [], None
 
 

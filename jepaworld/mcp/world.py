@@ -219,6 +219,7 @@ class World:
             pixels, state = s.obs, np.asarray(goal_provider(s.env).get_state(), np.float32)
             source = f"session {s.id} step {s.steps}"
         else:
+            assert image is not None  # exactly one of session and image (checked above)
             pixels, source = decode_png(image, self.model.meta.resolution), "image"
         goal = add_goal(self.store, self.model, name, pixels, state=state, source=source, replace=replace)
         facts = self._goal_facts(goal)
@@ -262,7 +263,8 @@ class World:
     def step(self, session: str, actions: list[list[float]]) -> Answer:
         s = self._session(session)
         raw = check_actions(actions, self.spec.action_low, self.spec.action_high, self.settings.max_actions)
-        surprises, departures = [], []
+        surprises: list[dict[str, Any]] = []
+        departures: list[dict[str, Any]] = []
         for a in raw:
             obs, *_ = s.env.step(a)
             s.obs, s.steps = np.asarray(obs, np.uint8), s.steps + 1
@@ -286,6 +288,7 @@ class World:
         s.pending = []
         value = float(s.meter.update(s.obs, block))
         z = s.meter.embedding
+        assert z is not None  # update() just set it
         executed = torch.as_tensor(meta.normalizer.normalize_action(block).reshape(1, -1), dtype=torch.float32,
                                    device=z.device)  # fmt: skip
         s.history.push(z, executed)
@@ -328,6 +331,7 @@ class World:
         seconds = time.perf_counter() - t0
         s.obs, s.steps = run.frames[-1], s.steps + run.steps
         s.restart_latents(self.model)
+        facts: dict[str, Any]
         facts = {"session": s.id, "goal": goal, "agent": mode, "routed_through_memory": routed,
                  "reached": run.reached, "judged_by": judged_by, "steps": run.steps, "plans": run.plans,
                  "surprises": run.surprises if self.guard is not None else None,

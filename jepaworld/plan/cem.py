@@ -12,6 +12,7 @@ from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
 from jepaworld.errors import JepaworldError
+from jepaworld.plan.noise import NoiseSource
 from jepaworld.plan.population import population_search
 from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult
 from jepaworld.plan.registry import register_planner
@@ -24,7 +25,7 @@ def cem(
     problem: PlanProblem,
     cfg: PlanConfig,
     init: Tensor | None = None,
-    generator: torch.Generator | None = None,
+    generator: NoiseSource | None = None,
     *,
     min_std: float = 0.0,
 ) -> PlanResult:

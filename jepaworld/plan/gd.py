@@ -12,7 +12,7 @@ from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
 from jepaworld.errors import JepaworldError
-from jepaworld.plan.noise import sample_noise
+from jepaworld.plan.noise import NoiseSource, sample_noise
 from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult, call_cost, clip, keep_best
 from jepaworld.plan.registry import register_planner
 
@@ -23,7 +23,7 @@ def gd(
     problem: PlanProblem,
     cfg: PlanConfig,
     init: Tensor | None = None,
-    generator: torch.Generator | None = None,
+    generator: NoiseSource | None = None,
 ) -> PlanResult:
     """Plan B environments at once by gradient descent; ``cfg.gd_steps + 1`` calls of ``cost_fn``.
 

@@ -20,18 +20,34 @@ sessions) with one encoder and one planner call, each exactly as if it were step
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from jepaworld.config import PlanConfig
 from jepaworld.errors import JepaworldError
-from jepaworld.plan.noise import RowGenerators
+from jepaworld.plan.noise import NoiseSource, RowGenerators
 from jepaworld.plan.problem import PlanProblem, PlanResult
 from jepaworld.plan.registry import get_planner, plan
 from jepaworld.plan.warm import shift_plan
 from jepaworld.run.meta import RunMeta
+
+
+class LatentModel(Protocol):
+    """What the closed loop needs of a world model (``WorldModel`` and ``WorldModelEnsemble`` have it)."""
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """pixels uint8 (..., H, W, 3) -> z (..., D)."""
+        ...
+
+    def cost(self, z_start: torch.Tensor, z_goal: torch.Tensor, blocks: torch.Tensor, mode: str = "terminal",
+             hist_blocks: torch.Tensor | None = None, precision: str = "fp32") -> torch.Tensor:  # fmt: skip
+        """z_start (B, h, D), z_goal (B, D), blocks (B, S, H, fs*A) -> cost (B, S)."""
+        ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[torch.nn.Parameter]: ...
 
 
 class LatentMPC:
@@ -43,7 +59,7 @@ class LatentMPC:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: LatentModel,
         meta: RunMeta,
         cfg: PlanConfig,
         action_low: np.ndarray,
@@ -100,7 +116,7 @@ class LatentMPC:
         """The first half of ``act``: encode the frame(s) now into the history; returns their embeddings
         (B, D), e.g. for a caller that picks the goal from them (``retarget``) before ``decide()``."""
         _observe_together([self], [self._as_batch(obs)])
-        return self.z_hist[:, -1]
+        return _history(self)[0][:, -1]
 
     def decide(self) -> np.ndarray:
         """The second half of ``act``: re-plan if due, then hand out the next block (fs, A) or (B, fs, A)."""
@@ -114,6 +130,8 @@ class LatentMPC:
         _observe_together([self], [self._as_batch(obs)])
         _replan_together([self])
         actions, self._plan = self._plan, None  # open loop: a later act() plans again, warm-started
+        if actions is None:
+            raise JepaworldError("plan_once: the planner made no plan")  # _replan_together always makes one
         return actions[0] if self.single else actions
 
     def retarget(self, z_goal: torch.Tensor) -> None:
@@ -187,7 +205,7 @@ class LatentMPC:
     def _push(self, z: torch.Tensor) -> None:
         """Append the embedding z (B, D) of a new frame (and the block executed before it) to the history."""
         B = len(z)
-        if self.z_hist is None:  # the first frame stands in for the past
+        if self.z_hist is None or self.hist_blocks is None:  # the first frame stands in for the past
             self.z_hist = z[:, None].repeat(1, self.history, 1)
             self.hist_blocks = torch.zeros(B, self.history - 1, self.frameskip * self.action_dim, device=self.device)
             return
@@ -221,6 +239,8 @@ class LatentMPC:
     def _next_block(self) -> np.ndarray:
         """Hand out the next block of the current plan: (fs, A) or (B, fs, A)."""
         fs = self.frameskip
+        if self._plan is None:
+            raise JepaworldError("no plan to hand a block out of; act() plans before it hands blocks out")
         self._last = self._plan[:, self._used * fs : (self._used + 1) * fs]
         self._used += 1
         return self._last[0] if self.single else self._last
@@ -241,6 +261,13 @@ def act_together(controllers: Sequence[LatentMPC], frames: Sequence[np.ndarray])
     _observe_together(controllers, batches)
     _replan_together([c for c in controllers if c._due()])
     return [c._next_block() for c in controllers]
+
+
+def _history(c: LatentMPC) -> tuple[torch.Tensor, torch.Tensor]:
+    """``c``'s latent history (B, h, D) and the blocks between its frames (B, h-1, fs*A)."""
+    if c.z_hist is None or c.hist_blocks is None:
+        raise JepaworldError("no frame seen yet: call act(obs) (or observe(obs)) after reset(goal_obs)")
+    return c.z_hist, c.hist_blocks
 
 
 def _check_together(controllers: Sequence[LatentMPC]) -> None:
@@ -276,8 +303,9 @@ def _replan_together(controllers: Sequence[LatentMPC]) -> None:
     def rows(tensors: list[torch.Tensor]) -> torch.Tensor:
         return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
-    z_hist, z_goal = rows([c.z_hist for c in controllers]), rows([c.z_goal for c in controllers])
-    hist_blocks = rows([c.hist_blocks for c in controllers])
+    histories = [_history(c) for c in controllers]
+    z_hist, z_goal = rows([h for h, _ in histories]), rows([c.z_goal for c in controllers])
+    hist_blocks = rows([b for _, b in histories])
     inits = [c._warm_init() for c in controllers]
     init = None
     if any(i is not None for i in inits):
@@ -302,7 +330,7 @@ def _search(
     z_goal: torch.Tensor,
     hist_blocks: torch.Tensor | None,
     init: torch.Tensor | None,
-    generator: torch.Generator | RowGenerators,
+    generator: NoiseSource,
 ) -> tuple[PlanResult, float]:
     """One call of ``lead``'s planner on the latent cost toward ``z_goal`` for N rows -> (result, seconds)."""
     cfg = lead.cfg

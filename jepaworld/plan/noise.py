@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor
@@ -45,6 +46,10 @@ class RowGenerators:
         return sum(n for _, n in self.parts)
 
 
+# What a planner draws its noise from: one generator, or one per group of rows (``RowGenerators``).
+NoiseSource: TypeAlias = torch.Generator | RowGenerators
+
+
 def sample_noise(
     mode: str,
     batch: int,
@@ -54,7 +59,7 @@ def sample_noise(
     action_dim: int,
     *,
     beta: float = 2.0,
-    generator: torch.Generator | RowGenerators | None = None,
+    generator: NoiseSource | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
-from jepaworld.plan.noise import sample_noise
+from jepaworld.plan.noise import NoiseSource, sample_noise
 from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult, call_cost, clip, keep_best
 
 # refit(candidates (B, S, H, D), cost (B, S), std (B, H, D)) -> new (mean, std), each (B, H, D)
@@ -26,7 +26,7 @@ def population_search(
     cfg: PlanConfig,
     refit: Refit,
     init: Tensor | None,
-    generator: torch.Generator | None,
+    generator: NoiseSource | None,
 ) -> PlanResult:
     """``cfg.iterations`` rounds of sample -> one cost call -> refit; see the module docstring.
 

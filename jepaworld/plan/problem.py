@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from jepaworld.errors import JepaworldError
+from jepaworld.plan.noise import NoiseSource
 
 Bounds = tuple[Tensor, Tensor]  # (lo, hi), each (D,) or (H, D), in normalised action space
 
@@ -50,7 +51,7 @@ class PlanProblem:
         """D = frameskip * action_dim, the width of one action block."""
         return self.frameskip * self.action_dim
 
-    def setup(self, init: Tensor | None, generator: torch.Generator | None) -> tuple[Tensor, Bounds | None]:
+    def setup(self, init: Tensor | None, generator: NoiseSource | None) -> tuple[Tensor, Bounds | None]:
         """The starting mean (B, H, D) clipped to the bounds, and the bounds on its device."""
         dev = planning_device(init, generator, self.device)
         dtype = init.dtype if init is not None else torch.float32
@@ -113,7 +114,7 @@ def initial_mean(
 
 
 def planning_device(
-    init: Tensor | None, generator: torch.Generator | None, device: torch.device | str | None
+    init: Tensor | None, generator: NoiseSource | None, device: torch.device | str | None
 ) -> torch.device:
     """Where to plan: the explicit device, else init's, else the generator's, else the CPU."""
     if device is not None:

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from jepaworld.config.schema import PlanConfig
 from jepaworld.errors import JepaworldError
+from jepaworld.plan.noise import NoiseSource
 from jepaworld.plan.problem import CostFn, PlanProblem, PlanResult
 
 
@@ -27,7 +28,7 @@ class Planner(Protocol):
         problem: PlanProblem,
         cfg: PlanConfig,
         init: Tensor | None = None,
-        generator: torch.Generator | None = None,
+        generator: NoiseSource | None = None,
     ) -> PlanResult: ...
 
 
@@ -66,7 +67,7 @@ def plan(
     problem: PlanProblem,
     cfg: PlanConfig,
     init: Tensor | None = None,
-    generator: torch.Generator | None = None,
+    generator: NoiseSource | None = None,
 ) -> PlanResult:
     """Run ``cfg.planner`` on ``problem``: under inference mode, or with autograd on when it needs it."""
     entry = get_planner(cfg.planner)
