@@ -100,7 +100,7 @@ def resume_config(config: str | None, set_: list[str] | None, data: str | None, 
     """
     from jepaworld.config import parse_overrides, read_preset, update, validate
     from jepaworld.run import load_checkpoint
-    from jepaworld.train.loop import RESUME_MAY_CHANGE
+    from jepaworld.train.run_folder import RESUME_MAY_CHANGE
 
     _check_steps(steps)
     run = Path(out) if out is not None else Path(load_config(config or DEFAULT_PRESET, set_).train.out)

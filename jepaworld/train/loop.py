@@ -14,19 +14,17 @@ import contextlib
 import csv
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from jepaworld.config import Config, ConfigError, from_dict, save_config, to_dict
+from jepaworld.config import Config, ConfigError
 from jepaworld.config import validate as validate_config
 from jepaworld.errors import JepaworldError
 from jepaworld.lock import exclusive
@@ -37,6 +35,7 @@ from jepaworld.train.diagnostics import embedding_stats
 from jepaworld.train.distributed import Runtime, mean_across_ranks, setup, teardown
 from jepaworld.train.interrupt import StopOnSignal, TrainingInterrupted
 from jepaworld.train.loader import window_batches
+from jepaworld.train.run_folder import prepare_run_folder, resume_point, write_config
 from jepaworld.train.schedule import lr_at
 
 log = logging.getLogger(__name__)
@@ -45,19 +44,6 @@ METRIC_FIELDS = [
     "step", "lr", "loss", "pred", "roll", "sigreg", "grad_norm", "samples_per_s",
     "z_std_mean", "z_std_min", "eff_rank", "val_pred", "val_copy", "val_roll", "elapsed_s",
 ]  # fmt: skip
-
-
-# Settings a resumed run may change: how long it trains, where the run folder now is, and where and
-# how fast it runs (frames in RAM or read from disk, loader processes: the same windows either way).
-# Every other setting of these sections decides what is trained and must stay as saved.
-RESUME_MAY_CHANGE = frozenset(
-    {"train.steps", "train.out", "train.device", "train.threads", "train.loader_workers", "train.prefetch",
-     "train.compile", "data.in_memory"}
-)  # fmt: skip
-# Settings that decide training (the rest of ``data`` only concerns collection; plan/eval only inference).
-TRAINING_KEYS = frozenset(
-    {"data.path", "data.env", "data.frameskip", "data.history", "data.pred", "data.val_fraction", "data.seed"}
-)
 
 
 class TrainingDiverged(JepaworldError):
@@ -78,7 +64,8 @@ def build_model(cfg: Config, action_dim: int) -> WorldModel:
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Decay matrices; leave norms, biases, embeddings and tokens undecayed."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -175,67 +162,6 @@ class _MetricsLog:
             self.tb.close()
 
 
-def resume_conflicts(saved: Config, cfg: Config) -> list[tuple[str, Any, Any]]:
-    """``(section.key, saved value, new value)`` for each training setting ``cfg`` changes in a saved run."""
-    a, b = to_dict(saved), to_dict(cfg)
-    out = []
-    for section in ("data", "model", "train"):
-        for key, was in a[section].items():
-            name = f"{section}.{key}"
-            if name in RESUME_MAY_CHANGE or (section == "data" and name not in TRAINING_KEYS):
-                continue
-            now = b[section][key]
-            same = Path(was).resolve() == Path(now).resolve() if name == "data.path" else was == now
-            if not same:
-                out.append((name, was, now))
-    return out
-
-
-def _resume_point(run: Path, cfg: Config) -> tuple[ckpt_io.Checkpoint, dict[str, Any]]:
-    """The checkpoint and training state to continue from; clear errors when there is nothing to do."""
-    ck = ckpt_io.load_checkpoint(run)
-    state = ckpt_io.load_train_state(ck)
-    if state is None:
-        raise ckpt_io.CheckpointError(f"{ck.path} has no training state to resume from; start a new --out")
-    conflicts = resume_conflicts(ck.config, cfg)
-    if conflicts:
-        name, was, now = conflicts[0]
-        raise ConfigError(
-            f"cannot resume {run} with other settings: {name} is {was!r} in the run but {now!r} now; a resumed "
-            "run keeps its settings (only train.steps and the device may change): drop the change, or start "
-            "a new run with another --out"
-        )
-    done = int(state["step"])
-    if done >= cfg.train.steps:
-        raise JepaworldError(
-            f"{run} is already trained: step {done} of train.steps={cfg.train.steps}, nothing to resume; to train "
-            f"longer, pass more steps: `jepaworld train --out {run} --resume --steps N` with N > {done}"
-        )
-    return ck, state
-
-
-def _prepare_run_folder(run: Path) -> None:
-    """Create the run folder and check it is writable, before any data is read."""
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise JepaworldError(f"cannot create the run folder {run} ({e.strerror or e}); choose another --out") from None
-    if not os.access(run, os.W_OK | os.X_OK):
-        raise JepaworldError(
-            f"the run folder {run} is not writable (permission denied); fix its permissions or choose another --out"
-        )
-
-
-def _write_config(cfg: Config, path: Path) -> None:
-    """Save the run's config, leaving the file untouched when it already says the same."""
-    try:
-        same = from_dict(yaml.safe_load(path.read_text()) or {}) == cfg
-    except (OSError, yaml.YAMLError, JepaworldError):
-        same = False
-    if not same:
-        save_config(cfg, path)
-
-
 def train(
     cfg: Config,
     resume: bool = False,
@@ -265,13 +191,13 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
         torch.set_num_threads(cfg.train.threads)
     state = None
     if resume:
-        ck, state = _resume_point(run, cfg)
+        ck, state = resume_point(run, cfg)
     elif (run / "checkpoints" / "latest").exists():
         raise JepaworldError(
             f"{run} already holds a training run; pass --resume to continue it or choose another --out"
         )
     if rt.is_main:
-        _prepare_run_folder(run)
+        prepare_run_folder(run)
         removed = ckpt_io.clean_stale(run)
         if removed:
             log.warning(
@@ -301,9 +227,9 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
         else:  # CPU (gloo): BatchNorm uses each rank's local batch; SIGReg is still global
             net = DistributedDataParallel(model)
     if cfg.train.compile:  # compiled forward (and DDP around it); weights are saved from `model` as ever
-        net = torch.compile(net)
+        net = cast(torch.nn.Module, torch.compile(net))  # an OptimizedModule
     if rt.is_main:
-        _write_config(cfg, run / "config.yaml")
+        write_config(cfg, run / "config.yaml")
     metrics_log = _MetricsLog(run, start) if rt.is_main else None
     val_batches = data.val_batches(cfg.train.val_batches, cfg.train.batch_size, rt.device)
     meta = data.meta()
@@ -402,12 +328,4 @@ def _train(cfg: Config, rt: Runtime, resume: bool, progress: Callable | None, st
     return TrainResult(run=run, step=step, last=last, wall_s=time.perf_counter() - t_start)
 
 
-__all__ = [
-    "RESUME_MAY_CHANGE",
-    "TrainResult",
-    "TrainingDiverged",
-    "TrainingInterrupted",
-    "build_model",
-    "resume_conflicts",
-    "train",
-]
+__all__ = ["TrainResult", "TrainingDiverged", "TrainingInterrupted", "build_model", "train"]
