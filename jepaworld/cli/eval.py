@@ -73,12 +73,18 @@ def eval_cmd(
         str | None,
         typer.Option(help="Memory file (`jepaworld memory build`): also run the planner routed through it."),
     ] = None,
+    ensemble: Annotated[
+        list[str] | None,
+        typer.Option("--ensemble", help="Another training of the same env and preset (repeatable): plan on the "
+                                        "members' mean cost (+ plan.ensemble_penalty std) beside --ckpt."),
+    ] = None,
     set_: SetOpt = None,
 ) -> None:
     """Evaluate goal reaching under the published protocol (or a harder variant) with baselines."""
     with user_errors():
         import jepaworld
         from jepaworld.agent import MODES
+        from jepaworld.api import ensemble_of
         from jepaworld.cli.errors import UserError
         from jepaworld.config import parse_overrides, validate
         from jepaworld.config.planners import apply_planner_preset
@@ -90,6 +96,8 @@ def eval_cmd(
             raise UserError(f"--agent {agent!r}: expected {', '.join(MODES)} (comma-separated) or all")
         if memory is not None and agents:
             raise UserError("--memory and --agent are separate comparisons; run them one at a time")
+        if ensemble and (agents or memory is not None):
+            raise UserError("--ensemble plans with the latent planner only; run --agent and --memory on one run")
         if memory is not None and not Path(memory).is_file():
             raise UserError(f"--memory {memory}: no such file; build it with `jepaworld memory build {ckpt}`")
         if threads < 0:
@@ -109,7 +117,13 @@ def eval_cmd(
         update(cfg, parse_overrides(set_), source="--set")
         validate(cfg)
         get_planner(cfg.plan.planner)
+        if cfg.plan.ensemble_penalty and not ensemble:
+            raise UserError("plan.ensemble_penalty weighs the members' disagreement: add --ensemble RUN")
         tag = f"{cfg.plan.planner}-{preset or 'run'}-off{goal_offset}-b{cfg.eval.budget}-{subset}-n{episodes}-s{seed}"
+        if ensemble:
+            members = [model, *(jepaworld.load(run, device=device) for run in ensemble)]
+            model = ensemble_of(members, penalty=cfg.plan.ensemble_penalty)
+            tag += f"-ens{len(members)}" + (f"-k{cfg.plan.ensemble_penalty:g}" if cfg.plan.ensemble_penalty else "")
         if agents:
             tag = f"agent-{'+'.join(agents)}-{tag}"
         if perturb != "none":

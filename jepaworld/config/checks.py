@@ -105,7 +105,7 @@ def check_train(t: TrainConfig) -> None:
     c.one_of("precision", ("auto", "bf16", "fp32"))
 
 
-PLAN_MAX = {"init_std": 100.0, "temperature": 1000.0, "gd_lr": 1000.0, "noise_beta": 10.0}
+PLAN_MAX = {"init_std": 100.0, "temperature": 1000.0, "gd_lr": 1000.0, "noise_beta": 10.0, "ensemble_penalty": 100.0}
 
 
 def check_plan(p: PlanConfig) -> None:
@@ -120,6 +120,7 @@ def check_plan(p: PlanConfig) -> None:
     c.in_range("temperature", 0.0, PLAN_MAX["temperature"], high_open=False)
     c.in_range("gd_lr", 0.0, PLAN_MAX["gd_lr"], high_open=False)
     c.in_range("noise_beta", 0.0, PLAN_MAX["noise_beta"], high_open=False)
+    c.in_range("ensemble_penalty", 0.0, PLAN_MAX["ensemble_penalty"], high_open=False)
     if not 1 <= p.elites <= p.samples:
         _fail("plan.elites", f"in [1, plan.samples={p.samples}]", p.elites)
     if not 0 <= p.keep_elites <= p.samples - 2:

@@ -117,6 +117,10 @@ class PlanConfig:
     # the no-grad rollout's matmuls and attention: "fp32" or "bf16" (residual stream, norms and
     # softmax stay fp32; model/fast_step.py). The gradient planner always runs fp32.
     precision: str = "fp32"
+    # an ensemble of world models (`jepaworld eval --ensemble RUN`, `jepaworld.load_ensemble`) plans on the
+    # mean of its members' costs plus this many standard deviations across them (0: the mean; a single
+    # model ignores it)
+    ensemble_penalty: float = 0.0
     # MPPI
     temperature: float = 0.5  # relative: in units of the std of each environment's candidate costs
     # gradient planner
@@ -136,6 +140,7 @@ class PlanConfig:
             f"{search}, {self.noise} noise, {self.cost} cost,"
             f" re-plan every {min(self.receding, self.horizon)} of {self.horizon} blocks"
             + (f", {self.precision} rollout" if self.precision != "fp32" else "")
+            + (f", ensemble cost mean + {self.ensemble_penalty:g} std" if self.ensemble_penalty else "")
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from jepaworld.api import LoadedEnsemble
 from jepaworld.config import EvalConfig, PlanConfig, write_json
 from jepaworld.control import Controller, EpisodeDraw, EpisodeResult, StatePredicate, draw_episodes, make_perturbation
 from jepaworld.control import baselines as control_baselines
@@ -104,6 +105,7 @@ class EvalResult:
     draw: EpisodeDraw
     latent_distance: dict[str, list[float]] = field(default_factory=dict)
     decisions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # agents' logs, by method
+    ensemble: dict[str, Any] | None = None  # an ensemble's members and penalty (LoadedEnsemble.describe)
 
     @property
     def planner(self) -> str:
@@ -114,6 +116,7 @@ class EvalResult:
             "protocol": self.protocol,
             "plan": {**asdict(self.plan), "description": self.plan.describe()},
             "checkpoint": self.checkpoint,
+            "ensemble": self.ensemble,
             "planner_wall_s": self.planner_wall_s,
             "summary": {k: asdict(v) for k, v in self.summary.items()},
             "episodes": {
@@ -222,7 +225,7 @@ def evaluate(
         protocol=protocol, plan=plan_cfg, checkpoint=str(getattr(model, "checkpoint_path", "")),
         planner_wall_s=plan_wall, summary=summaries, episodes={name: r.results for name, r in runs.items()},
         draw=draw, decisions={name: r.decisions for name, r in runs.items() if r.decisions is not None},
-        latent_distance=profile,
+        latent_distance=profile, ensemble=model.describe() if isinstance(model, LoadedEnsemble) else None,
     )  # fmt: skip
 
 

@@ -112,6 +112,9 @@ def eval_block(name: str, d: Path, r: dict[str, Any], open_: bool) -> str:
         + ".",
         f"<b>Checkpoint.</b> <code>{esc(r.get('checkpoint', ''))}</code>",
     ]
+    if r.get("ensemble"):
+        members = ", ".join(f"<code>{esc(m)}</code>" for m in r["ensemble"]["members"])
+        facts.append(f"<b>Ensemble.</b> the mean cost of {members} + {esc(num(r['ensemble']['penalty']))} std.")
     parts = ["".join(f"<p>{f}</p>" for f in facts), summary_html(r)]
     landscape = ("planning-cost landscape: squared latent distance vs true distance (where it flattens, the cost "
                  "gives the planner no direction)")  # fmt: skip
