@@ -192,7 +192,9 @@ class Agent:
     def _observe(self, batch: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
         """Surprise of the new frames (B,) and their embeddings (B, D) (one encoder call)."""
         s = self.meter.update(batch, self._last) if self._last is not None else self.meter.update(batch)
-        return np.asarray(s, np.float64).reshape(-1), self.meter.embedding.clone()
+        z = self.meter.embedding
+        assert z is not None  # update() just set it
+        return np.asarray(s, np.float64).reshape(-1), z.clone()
 
     def _act_planner(self, batch: np.ndarray, active: np.ndarray) -> tuple:
         plans = self.mpc.plans
@@ -209,6 +211,7 @@ class Agent:
 
     @torch.no_grad()  # plan() turns autograd back on for a planner that needs it
     def _act_fast(self, batch: np.ndarray, active: np.ndarray) -> tuple:
+        assert self.policy is not None  # the policy and guarded modes load one in __init__
         t0 = time.perf_counter()
         surprise, z = self._observe(batch)
         executed = None
@@ -226,6 +229,7 @@ class Agent:
         plan_ms = np.zeros(B)
         planned = np.zeros(B, bool)
         if self.mode == "guarded":
+            assert self.triggers is not None  # reset() makes them in guarded mode
             fresh = self.triggers.check(surprise, cost, active)
             rows = np.flatnonzero(fresh != "")
             planned[rows] = True
@@ -246,14 +250,16 @@ class Agent:
 
     def _plan_rows(self, rows: np.ndarray) -> None:
         """Plan the given rows from their current latent history, warm-started from the policy's proposal."""
+        h, policy, guard = self.history, self.policy, self.guard
+        # guarded mode loads a policy and a guard; _act_fast pushed the frame before planning
+        assert h.z_hist is not None and h.hist_blocks is not None and policy is not None and guard is not None
         idx = torch.as_tensor(rows, device=self.device)
-        h = self.history
         z_hist, hist_blocks, z_goal = h.z_hist[idx], h.hist_blocks[idx], self.z_goal[idx]
-        init = latent_rollout(self.model, self.policy, z_hist, hist_blocks, z_goal, self.mpc.cfg.horizon)
+        init = latent_rollout(self.model, policy, z_hist, hist_blocks, z_goal, self.mpc.cfg.horizon)
         result = self.mpc.plan_latent(z_hist, z_goal, hist_blocks, init=init)
         self.plan_raw[rows] = self._to_raw(result.actions.detach())
         self.plan_pos[rows] = 0
-        self.follow[rows] = min(self.guard.follow_blocks, self.mpc.cfg.horizon)
+        self.follow[rows] = min(guard.follow_blocks, self.mpc.cfg.horizon)
 
     def _to_raw(self, blocks: torch.Tensor) -> np.ndarray:
         """Normalised blocks (N, K, fs*A) -> raw actions (N, K*fs, A) clipped to the action box."""

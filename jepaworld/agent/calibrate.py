@@ -15,6 +15,7 @@ from jepaworld.agent.run import run_agent
 from jepaworld.config import EvalConfig
 from jepaworld.control import draw_episodes
 from jepaworld.envs import make
+from jepaworld.envs.goal import as_goal_env
 from jepaworld.errors import JepaworldError
 from jepaworld.run.episodes import held_out_episodes
 
@@ -76,7 +77,7 @@ def _policy_surprise(model: Any, policy: Any, f: Any, ids: list[int], rollouts: 
                      seed: int) -> np.ndarray:  # fmt: skip
     """Surprise of every decision (first frames excepted) of the policy's closed loop from held-out starts."""
     meta = model.meta
-    probe = make(meta.env, resolution=meta.resolution)
+    probe = as_goal_env(make(meta.env, resolution=meta.resolution), meta.env)
     cfg = EvalConfig(episodes=rollouts, goal_offset=goal_offset, budget=budget, seed=10_000 + seed)
     episodes = draw_episodes(f, ids, cfg, solved=probe.is_success).episodes
     agent = Agent(model, "policy", policy=policy)

@@ -47,7 +47,7 @@ def fit_policy(policy: PolicyNet, main: Labels, settings: FitSettings, seed: int
     for step in range(settings.steps):
         i = torch.randint(len(y_t), (n_main,), generator=g)
         z, zg, y = z_t[i], g_t[i], y_t[i]
-        if n_extra:
+        if ex is not None and n_extra:
             j = torch.randint(len(ex[2]), (n_extra,), generator=g)
             z, zg, y = torch.cat([z, ex[0][j]]), torch.cat([zg, ex[1][j]]), torch.cat([y, ex[2][j]])
         loss = (policy(z, zg) - y).square().mean()

@@ -25,7 +25,7 @@ class LatentHistory:
 
     def push(self, z: Tensor, executed: Tensor | None) -> None:
         """Append the embedding z (B, D) of a new frame, seen after the normalised block ``executed`` (B, fs*A)."""
-        if self.z_hist is None:
+        if self.z_hist is None or self.hist_blocks is None:
             self.z_hist = z[:, None].repeat(1, self.history, 1)
             self.hist_blocks = z.new_zeros(len(z), self.history - 1, self.block_dim)
             return

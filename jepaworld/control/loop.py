@@ -20,7 +20,7 @@ from jepaworld.control.episodes import GoalEpisode
 from jepaworld.control.perturb import Perturbation
 from jepaworld.control.protocol import Controller, ReadsState
 from jepaworld.envs import pool
-from jepaworld.envs.goal import goal_distance
+from jepaworld.envs.goal import GoalGymEnv, goal_distance
 
 
 @dataclass
@@ -53,7 +53,9 @@ class EpisodeBatch:
     def __init__(self, env_name: str, episodes: list[GoalEpisode], resolution: int, record: int,
                  perturb: Perturbation | None = None) -> None:  # fmt: skip
         self.episodes, self.perturb = episodes, perturb
-        self.envs, frames, goals = [], [], []
+        self.envs: list[GoalGymEnv] = []
+        frames: list[np.ndarray] = []
+        goals: list[np.ndarray] = []
         for ep in episodes:
             env = pool.take(env_name, resolution)  # reused across batches and methods
             env.reset(seed=ep.index)

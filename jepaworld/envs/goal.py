@@ -47,6 +47,23 @@ class GoalDistance(Protocol):
     def goal_distance(self, state: np.ndarray, goal: np.ndarray) -> float: ...
 
 
+class GoalGymEnv(GoalEnv, Protocol):
+    """A Gymnasium env with the goal-reaching capability, as the episode loop steps it
+    (``jepaworld.envs.pool`` hands these out; :func:`as_goal_env` checks an env for it)."""
+
+    @property
+    def unwrapped(self) -> Any: ...
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        ...
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]: ...
+
+    def render(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 GOAL_METHODS: dict[str, str] = {
     "get_state": "get_state() -> np.ndarray, the low-dimensional state now",
     "set_state": "set_state(state), which puts the env in a given state (the episode's start)",
@@ -81,6 +98,12 @@ def require_goal_env(env: Any, name: str, purpose: str = "goal-reaching evaluati
             f"{name} cannot be used for {purpose}: it lacks {', '.join(missing)} ({lines}). Add these methods to "
             "the environment class (see jepaworld.envs.goal for a short example)"
         )
+
+
+def as_goal_env(env: Any, name: str, purpose: str = "goal-reaching evaluation") -> GoalGymEnv:
+    """``env`` (a Gymnasium env called ``name``) once :func:`require_goal_env` found the capability in it."""
+    require_goal_env(env, name, purpose)
+    return env
 
 
 def goal_distance(env: Any, state: np.ndarray, goal: np.ndarray) -> float:

@@ -12,31 +12,31 @@ closes them all.
 
 from __future__ import annotations
 
-import gymnasium as gym
-
+from jepaworld.envs.goal import GoalGymEnv, as_goal_env
 from jepaworld.envs.registry import make
 
 KEEP = 64  # idle envs kept per (name, resolution): an evaluation's batch at most
-_idle: dict[tuple[str, int], list[gym.Env]] = {}
+_idle: dict[tuple[str, int], list[GoalGymEnv]] = {}
 _lent: dict[int, tuple[str, int]] = {}  # id(env) -> its key, while lent and reusable
 
 
-def reusable(env: gym.Env) -> bool:
+def reusable(env: GoalGymEnv) -> bool:
     """Whether ``env``'s class declares that a seeded reset makes it as good as new."""
     return bool(getattr(type(env.unwrapped), "reusable", False))
 
 
-def take(name: str, resolution: int = 64) -> gym.Env:
-    """An env ``name`` at ``resolution``: an idle one when there is one, else a new one. Reset it before use."""
+def take(name: str, resolution: int = 64) -> GoalGymEnv:
+    """An env ``name`` at ``resolution``: an idle one when there is one, else a new one. Reset it before use.
+    It must have the goal-reaching capability (``jepaworld.envs.goal``), else ``GoalCapabilityError``."""
     key = (name, int(resolution))
     idle = _idle.get(key)
-    env = idle.pop() if idle else make(name, resolution=resolution)
+    env = idle.pop() if idle else as_goal_env(make(name, resolution=resolution), name, "the episode loop")
     if reusable(env):
         _lent[id(env)] = key
     return env
 
 
-def give(env: gym.Env) -> None:
+def give(env: GoalGymEnv) -> None:
     """Hand back an env from :func:`take`: kept for the next :func:`take` if reusable, closed otherwise."""
     key = _lent.pop(id(env), None)
     if key is None or len(_idle.setdefault(key, [])) >= KEEP:

@@ -22,7 +22,7 @@ from jepaworld.config import EvalConfig, PlanConfig, write_json
 from jepaworld.control import Controller, EpisodeDraw, EpisodeResult, StatePredicate, draw_episodes, make_perturbation
 from jepaworld.control import baselines as control_baselines
 from jepaworld.envs import EnvSpec, get_spec, make
-from jepaworld.envs.goal import goal_distance, require_goal_env
+from jepaworld.envs.goal import as_goal_env, goal_distance
 from jepaworld.errors import JepaworldError
 from jepaworld.eval.latent_distance import latent_distance_profile
 from jepaworld.eval.methods import MethodRun, Progress, protocol_controllers, run_method
@@ -69,6 +69,7 @@ def summarise(method: str, results: list[EpisodeResult], plan_times: list[float]
     agent = [r for r in results if not math.isnan(r.decision_ms)]
     total_steps = max(sum(r.steps for r in agent), 1)
     guarded = [r for r in agent if r.alarms is not None]
+    alarms = sum(r.alarms or 0 for r in guarded)  # every guarded result has its count
     detected = [r.detected for r in results if r.detected is not None]
     nan = float("nan")
     return MethodSummary(
@@ -83,7 +84,7 @@ def summarise(method: str, results: list[EpisodeResult], plan_times: list[float]
         ms_per_episode=float(np.mean([r.decision_ms for r in agent])) if agent else nan,
         model_calls_per_episode=float(np.mean([r.model_calls for r in agent])) if agent else nan,
         plans_per_episode=float(np.mean([r.plans for r in agent])) if agent else nan,
-        false_alarm_rate=sum(r.alarms for r in guarded) / max(sum(r.decisions for r in guarded), 1) if guarded else nan,
+        false_alarm_rate=alarms / max(sum(r.decisions for r in guarded), 1) if guarded else nan,
         detection_rate=float(np.mean(detected)) if detected else nan,
     )  # fmt: skip
 
@@ -174,9 +175,9 @@ def evaluate(
     res = meta.resolution
     probe = make(meta.env, resolution=res)  # the success test and goal distance, without stepping
     try:
-        require_goal_env(probe, meta.env)
+        goal_probe = as_goal_env(probe, meta.env)
         f, ids, held_out = held_out_episodes(meta, data_path)
-        draw = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset), solved=probe.is_success)
+        draw = draw_episodes(f, ids, eval_cfg, keep=subset_filter(spec, eval_cfg.subset), solved=goal_probe.is_success)
         profile = latent_distance_profile(model, f, ids, seed=eval_cfg.seed,
                                           distance=lambda a, b: goal_distance(probe, a, b))  # fmt: skip
     finally:

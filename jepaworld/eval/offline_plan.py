@@ -112,7 +112,6 @@ def offline_plan(model: Any, pairs: int = 50, goal_offset: int | None = None, se
     device = next(model.parameters()).device
 
     out: dict[str, dict[str, list[np.ndarray]]] = {m: {k: [] for k in METRICS} for m in METHODS}
-    wins: dict[str, list[np.ndarray]] = {k: [] for k in ("first_block_mse", "plan_mse", "end_error")}
     z_seen, plan_s = [], 0.0
     for i in range(0, len(chosen), batch):
         part = chosen[i : i + batch]
@@ -169,7 +168,8 @@ def offline_plan(model: Any, pairs: int = 50, goal_offset: int | None = None, se
             ok = v[np.isfinite(v)]
             rows_[m][k] = float(ok.mean()) if len(ok) else None
             ses[m][k] = float(ok.std(ddof=1) / math.sqrt(len(ok))) if len(ok) > 1 else None
-    for k in wins:
+    wins: dict[str, float] = {}
+    for k in ("first_block_mse", "plan_mse", "end_error"):
         wins[k] = float(np.mean(per["planner"][k] < per["logged mean"][k]))
     protocol = {
         "env": meta.env, "held_out": where, "pairs": len(chosen), "episodes": len({e for e, _ in chosen}),

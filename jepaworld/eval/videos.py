@@ -6,6 +6,7 @@ from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jepaworld.atomic import atomic_path
 from jepaworld.control import EpisodeResult
@@ -25,7 +26,7 @@ def save_videos(results: list[EpisodeResult], folder: str | Path, fps: int = 10)
         if not r.frames:
             continue
         path = folder / f"episode-{r.index:03d}-{'success' if r.success else 'fail'}.gif"
-        frames = [_upscale(f) for f in r.frames]
+        frames: list[ArrayLike] = [_upscale(f) for f in r.frames]
         frames += [frames[-1]] * fps  # hold the last frame for a second
         with atomic_path(path) as tmp:
             imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)

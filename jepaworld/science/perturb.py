@@ -146,8 +146,9 @@ def matched_trajectories(
             )
     provider = goal_provider(env)
     K, fs = event_step, frameskip
-    out = {k: ([], []) for k in KINDS}
-    acts_all, starts = [], []
+    out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {k: ([], []) for k in KINDS}  # frames, states
+    acts_all: list[np.ndarray] = []
+    starts: list[tuple[int, int]] = []
     try:
         for i, e in enumerate(usable):
             t0 = int(rng.integers(0, lens[e] - span))
@@ -158,7 +159,8 @@ def matched_trajectories(
                 acts = rng.uniform(spec.action_low, spec.action_high, (span, len(spec.action_low))).astype(np.float32)
             env.reset(seed=seed + i)
             provider.set_state(states_all[row])
-            frames, states = [env.render()], [provider.get_state()]
+            frames: list[np.ndarray] = [np.asarray(env.render())]
+            states = [provider.get_state()]
             event_state = None
             for j in range(n_frames - 1):
                 for a in acts[j * fs : (j + 1) * fs]:
@@ -167,10 +169,11 @@ def matched_trajectories(
                 states.append(provider.get_state())
                 if j + 1 == K:
                     event_state = states[-1].copy()
+            assert event_state is not None  # 1 <= K <= n_frames - 1 (checked above)
             # teleport: the same up to frame K-1, then the jump, then the same actions from the new state
             jump = teleport_state(env_name, event_state, pool, rng, valid=_settable(env))
             provider.set_state(jump)
-            t_frames, t_states = frames[:K] + [env.render()], states[:K] + [provider.get_state()]
+            t_frames, t_states = frames[:K] + [np.asarray(env.render())], states[:K] + [provider.get_state()]
             for j in range(K, n_frames - 1):
                 for a in acts[j * fs : (j + 1) * fs]:
                     obs, *_ = env.step(a)

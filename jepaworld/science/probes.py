@@ -65,7 +65,9 @@ def probe_targets(env: str, state: np.ndarray) -> Targets:
     if layout is None:
         names = [f"state[{i}]" for i in range(s.shape[1])]
         return Targets(s, names, {n: [i] for i, n in enumerate(names)})
-    values, labels, quantities = [], [], {}
+    values: list[np.ndarray] = []
+    labels: list[str] = []
+    quantities: dict[str, list[int]] = {}
     for q in layout.quantities:
         cols = [np.sin(s[:, q.columns[0]]), np.cos(s[:, q.columns[0]])] if q.angle else [s[:, c] for c in q.columns]
         quantities[q.name] = list(range(len(values), len(values) + len(cols)))
