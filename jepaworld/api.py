@@ -69,11 +69,10 @@ class LoadedWorldModel(WorldModel):
         return surprise_signal(self, frames, actions)
 
     def mpc(self, plan: PlanConfig | None = None, seed: int = 0) -> LatentMPC:
-        """A ``LatentMPC`` for this model with the env's action box (``plan``: the run's config if None)."""
-        from jepaworld.envs import get_spec
-
-        spec = get_spec(self.meta.env)
-        return LatentMPC(self, self.meta, plan or self.config.plan, spec.action_low, spec.action_high, seed=seed)
+        """A ``LatentMPC`` for this model with the env's action box, as the run records it (``RunMeta.action_bounds``;
+        ``plan``: the run's config if None)."""
+        low, high = self.meta.action_bounds()
+        return LatentMPC(self, self.meta, plan or self.config.plan, low, high, seed=seed)
 
 
 def load(path: str | Path, device: str = "auto") -> LoadedWorldModel:
@@ -119,10 +118,8 @@ class LoadedEnsemble(WorldModelEnsemble):
     def mpc(self, plan: PlanConfig | None = None, seed: int = 0) -> LatentMPC:
         """A ``LatentMPC`` on the ensemble's cost with the env's action box (``plan``: member 0's config if None;
         its ``ensemble_penalty`` is not read here: the penalty is the ensemble's, set when it was built)."""
-        from jepaworld.envs import get_spec
-
-        spec = get_spec(self.meta.env)
-        return LatentMPC(self, self.meta, plan or self.config.plan, spec.action_low, spec.action_high, seed=seed)
+        low, high = self.meta.action_bounds()
+        return LatentMPC(self, self.meta, plan or self.config.plan, low, high, seed=seed)
 
     def describe(self) -> dict[str, object]:
         """What ``results.json`` records of the ensemble: member checkpoints and the penalty k."""

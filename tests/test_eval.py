@@ -164,6 +164,39 @@ def test_run_meta_round_trips_and_reads_the_old_layout(tiny_run):
         RunMeta.from_dict({"env": "tworoom"})
 
 
+def test_run_meta_records_the_action_box_and_planners_take_it_from_there(tiny_run):
+    """meta.json carries the env's action box; a meta.json written before it did still loads (bounds from the
+    env's spec); a planner built from a run uses the recorded box without importing the env."""
+    from dataclasses import replace
+
+    from jepaworld.envs import get_spec
+    from jepaworld.errors import JepaworldError
+    from jepaworld.eval.methods import protocol_controllers
+    from jepaworld.run import RunMeta, resolve_checkpoint
+
+    spec = get_spec("tworoom")
+    saved = load_strict(resolve_checkpoint(tiny_run) / "meta.json")
+    assert saved["action_low"] == spec.action_low.tolist() and saved["action_high"] == spec.action_high.tolist()
+    old = {k: v for k, v in saved.items() if k not in ("action_low", "action_high")}
+    meta = RunMeta.from_dict(old)
+    assert meta.action_low is None and meta.action_high is None
+    low, high = meta.action_bounds()  # from the env's spec
+    np.testing.assert_array_equal(low, spec.action_low)
+    np.testing.assert_array_equal(high, spec.action_high)
+
+    wm = jepaworld.load(tiny_run, device="cpu")
+    # an env whose package is not importable here: only the recorded box can serve
+    wm.meta = replace(wm.meta, env="gymnasium:no_such_package.envs:Nowhere-v0", action_low=[-0.5, -0.25],
+                      action_high=[0.5, 0.25])  # fmt: skip
+    (planner,) = protocol_controllers(wm, PlanConfig(), EvalConfig()).values()
+    np.testing.assert_array_equal(planner.action_low, np.float32([-0.5, -0.25]))
+    np.testing.assert_array_equal(planner.action_high, np.float32([0.5, 0.25]))
+    np.testing.assert_array_equal(wm.mpc().action_high, np.float32([0.5, 0.25]))  # jepaworld.load(run).controller()
+    wm.meta = replace(wm.meta, action_low=None, action_high=None)
+    with pytest.raises(JepaworldError, match="no_such_package"):
+        protocol_controllers(wm, PlanConfig(), EvalConfig())
+
+
 def test_subsets_are_the_envs_own():
     from jepaworld.envs import get_spec
     from jepaworld.errors import JepaworldError

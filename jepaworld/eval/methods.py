@@ -17,7 +17,6 @@ import numpy as np
 
 from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.control import Controller, EpisodeResult, GoalEpisode, Perturbation, run_episodes
-from jepaworld.envs import get_spec
 from jepaworld.plan.mpc import LatentMPC
 
 Progress = Callable[[str, int, int], None]  # (method, episodes done, episodes in all)
@@ -54,9 +53,8 @@ def protocol_controllers(model: Any, plan_cfg: PlanConfig, eval_cfg: EvalConfig,
         for mode in agents:
             out[agent_method(mode, plan_cfg)] = Agent(model, mode, plan_cfg, seed=eval_cfg.seed)
     else:
-        spec = get_spec(model.meta.env)
-        out[f"{plan_cfg.planner} (world model)"] = LatentMPC(model, model.meta, plan_cfg, spec.action_low,
-                                                             spec.action_high, seed=eval_cfg.seed)  # fmt: skip
+        low, high = model.meta.action_bounds()
+        out[f"{plan_cfg.planner} (world model)"] = LatentMPC(model, model.meta, plan_cfg, low, high, seed=eval_cfg.seed)
     if memory is not None:
         from jepaworld.memory import Navigator
 

@@ -2,8 +2,8 @@
 
 ``RunMeta`` is written by ``train/`` into every checkpoint (``meta.json``) and read back by
 ``jepaworld.load``, evaluation and the planner. It is the one place these facts live: the
-environment and frame size the model was trained on, the action block layout, the action
-normaliser, the held-out episodes evaluation starts from, and the versions that produced it.
+environment and frame size the model was trained on, the action block layout and the env's action
+box, the action normaliser, the held-out episodes evaluation starts from, and the versions that produced it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from jepaworld.data.normalize import Normalizer
 from jepaworld.errors import JepaworldError
@@ -39,6 +41,8 @@ class RunMeta:
     normalizer:  the training set's action statistics (z-scoring)
     data_path:   the episode file trained on (absolute)
     held_out:    episode ids of ``data_path`` never trained on (evaluation starts come from them)
+    action_low, action_high: (A,) the env's action box, what planners clip raw actions to (None: not
+                 recorded, in runs written before it was, or of envs jepaworld has no spec for)
     step:        optimiser steps done when the checkpoint was written
     metrics:     the last logged training metrics
     versions:    package versions that wrote it
@@ -52,6 +56,8 @@ class RunMeta:
     normalizer: Normalizer
     data_path: str
     held_out: list[int]
+    action_low: list[float] | None = None
+    action_high: list[float] | None = None
     step: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=current_versions)
@@ -60,19 +66,22 @@ class RunMeta:
         return {
             "env": self.env, "resolution": self.resolution, "action_dim": self.action_dim,
             "frameskip": self.frameskip, "history": self.history, "normalizer": self.normalizer.to_dict(),
-            "data_path": self.data_path, "held_out": [int(i) for i in self.held_out], "step": self.step,
+            "data_path": self.data_path, "held_out": [int(i) for i in self.held_out],
+            "action_low": _floats(self.action_low), "action_high": _floats(self.action_high), "step": self.step,
             "metrics": dict(self.metrics), "versions": dict(self.versions),
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "meta.json") -> RunMeta:
-        """Read a saved dict (also the pre-RunMeta layout, which called ``held_out`` ``val_episodes``)."""
+        """Read a saved dict (also the pre-RunMeta layout, which called ``held_out`` ``val_episodes``, and
+        runs written before the action box was recorded)."""
         try:
             return cls(
                 env=str(d["env"]), resolution=int(d["resolution"]), action_dim=int(d["action_dim"]),
                 frameskip=int(d["frameskip"]), history=int(d["history"]),
                 normalizer=Normalizer.from_dict(d["normalizer"]), data_path=str(d["data_path"]),
                 held_out=[int(i) for i in d.get("held_out", d.get("val_episodes", []))],
+                action_low=_floats(d.get("action_low")), action_high=_floats(d.get("action_high")),
                 step=int(d.get("step", 0)), metrics=dict(d.get("metrics", {})),
                 versions=dict(d.get("versions", {})),
             )  # fmt: skip
@@ -81,3 +90,18 @@ class RunMeta:
                 f"{where}: not a jepaworld run record ({type(e).__name__}: {e}); "
                 "it was not written by `jepaworld train`, or is damaged: retrain or use another checkpoint"
             ) from None
+
+    def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The env's action box (low, high), each float32 (A,): as recorded, else (runs written before it was
+        recorded) from the env's spec, which imports the env (``gymnasium:package.module:ID``: the user's package)."""
+        if self.action_low is not None and self.action_high is not None:
+            return np.asarray(self.action_low, np.float32), np.asarray(self.action_high, np.float32)
+        from jepaworld.envs import get_spec
+
+        spec = get_spec(self.env)
+        return spec.action_low, spec.action_high
+
+
+def _floats(values: Any) -> list[float] | None:
+    """A JSON-ready list of floats, or None."""
+    return None if values is None else [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]

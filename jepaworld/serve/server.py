@@ -67,8 +67,6 @@ class Server:
     """What the routes share: the model, the default planner, the planning thread and the sessions."""
 
     def __init__(self, wm: Any, settings: ServeSettings, plan_cfg: PlanConfig | None) -> None:
-        from jepaworld.envs import get_spec
-
         self.wm = wm
         self.meta = wm.meta
         settings = replace(
@@ -78,7 +76,7 @@ class Server:
             max_inflight=settings.max_inflight or 2 * settings.queue_size + 64,
         )  # fmt: skip
         self.settings = settings
-        self.spec = get_spec(self.meta.env)
+        self.action_low, self.action_high = self.meta.action_bounds()
         self.default_cfg = plan_cfg or wm.config.plan
         validate(self.default_cfg)
         self.max_work = settings.max_plan_work or max(PUBLISHED_WORK, plan_work(self.default_cfg))
@@ -180,8 +178,8 @@ class Server:
         return {
             "env": meta.env, "resolution": meta.resolution, "frame": [meta.resolution, meta.resolution, 3],
             "dtype": "uint8", "action_dim": meta.action_dim,
-            "action_low": np.asarray(self.spec.action_low, dtype=float).tolist(),
-            "action_high": np.asarray(self.spec.action_high, dtype=float).tolist(),
+            "action_low": np.asarray(self.action_low, dtype=float).tolist(),
+            "action_high": np.asarray(self.action_high, dtype=float).tolist(),
             "frameskip": meta.frameskip, "history": meta.history, "step": getattr(meta, "step", None),
             "planner": self.default_cfg.describe(), "planner_settings": asdict(self.default_cfg),
             "planner_fields": sorted(PlannerSettings.model_fields),

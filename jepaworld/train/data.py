@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,6 +14,9 @@ from jepaworld.config import Config
 from jepaworld.data import DataError, EpisodeFile, Normalizer, WindowSampler, check_compatible, split_episodes
 from jepaworld.run import RunMeta
 from jepaworld.train.distributed import Runtime
+
+if TYPE_CHECKING:
+    from jepaworld.envs import EnvSpec
 
 
 @dataclass
@@ -41,22 +45,32 @@ class TrainData:
     def meta(self) -> RunMeta:
         """What a checkpoint needs to plan and evaluate without the training code (step 0)."""
         d = self.cfg.data
+        env = str(self.file.attrs.get("env", d.env))
+        spec = _spec(env)
         return RunMeta(
-            env=str(self.file.attrs.get("env", d.env)), resolution=int(self.file.resolution),
+            env=env, resolution=int(self.file.resolution),
             action_dim=self.action_dim, frameskip=d.frameskip, history=d.history, normalizer=self.normalizer,
             data_path=str(Path(d.path).resolve()), held_out=[int(i) for i in self.val_ids],
+            action_low=None if spec is None else spec.action_low.tolist(),
+            action_high=None if spec is None else spec.action_high.tolist(),
         )  # fmt: skip
 
 
-def _dynamics(env: str) -> str | None:
-    """The env's dynamics version, where jepaworld knows the env (``None`` for unregistered ones)."""
+def _spec(env: str) -> EnvSpec | None:
+    """The env's spec, where jepaworld knows the env (``None`` for unregistered and recorded ones)."""
     from jepaworld.envs import get_spec
     from jepaworld.envs.registry import UnknownEnvError
 
     try:
-        return get_spec(env).dynamics
+        return get_spec(env)
     except UnknownEnvError:
         return None
+
+
+def _dynamics(env: str) -> str | None:
+    """The env's dynamics version, where jepaworld knows the env (``None`` for unregistered ones)."""
+    spec = _spec(env)
+    return None if spec is None else spec.dynamics
 
 
 def _check_fits_in_ram(f: EpisodeFile, path: str) -> None:
