@@ -75,7 +75,7 @@ class DistillConfig:
     guard_rollouts: int = 200  # policy episodes from held-out starts its threshold is calibrated on
     stall_blocks: int = 4
     follow_blocks: int = 5  # (at most the planner's horizon)
-    seed: int = 0
+    seed: int = 0  # pair draws, the policy's initial weights, fits, DAgger episodes, planner noise (no global RNG)
 
     def check(self) -> None:
         for name in ("episodes", "max_k", "hindsight_pairs", "label_batch", "dagger_episodes", "goal_offset",
@@ -198,7 +198,7 @@ def distill(model: Any, cfg: DistillConfig | None = None, plan: PlanConfig | Non
         done.append(StageInfo("hindsight", True, len(hindsight), info.get("fit", {}), info.get("seconds", 0.0)))
     else:
         hindsight = sample_pairs(encoded(), cfg.hindsight_pairs, cfg.max_k, np.random.default_rng(cfg.seed))
-        policy = PolicyNet(model.cfg.embed_dim, fsA, cfg.hidden, cfg.depth)
+        policy = PolicyNet(model.cfg.embed_dim, fsA, cfg.hidden, cfg.depth, seed=cfg.seed)
         z = torch.as_tensor(hindsight.z_hist[:, -1])
         policy.set_statistics(z, torch.as_tensor(hindsight.z_goal) - z, lo, hi)
         fit = fit_policy(policy, hindsight, cfg.fit, cfg.seed, progress=progress, stage="fitting (hindsight)")

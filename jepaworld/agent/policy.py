@@ -1,6 +1,6 @@
 """The fast loop: a small MLP pi(z_t, z_goal) -> one normalised action block, on frozen embeddings.
 
-    net = PolicyNet(embed_dim=192, block_dim=10)          # fs * A outputs, z-scored like the planner's
+    net = PolicyNet(embed_dim=192, block_dim=10, seed=0)  # fs * A outputs, z-scored like the planner's
     block = net.act(z, z_goal)                            # (B, D), (B, D) -> (B, fs*A), clipped to the box
     save_policy(net, RUN / "agent", info); net, info = load_policy(RUN / "agent")
 
@@ -11,6 +11,7 @@ embedding statistics of the data it was fitted on (kept as buffers, saved with t
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +28,27 @@ WEIGHTS, INFO = "policy.safetensors", "policy.json"
 
 
 class PolicyNet(nn.Module):
-    """MLP over [z, z_goal, z_goal - z] (standardised) -> a normalised action block (fs * A)."""
+    """MLP over [z, z_goal, z_goal - z] (standardised) -> a normalised action block (fs * A).
 
-    def __init__(self, embed_dim: int, block_dim: int, hidden: int = 256, depth: int = 2) -> None:
+    The initial weights are those of ``nn.Linear`` (uniform within 1 / sqrt(fan_in)), drawn from a generator
+    seeded with ``seed``: the same net whatever torch's global random state (which it leaves alone).
+    """
+
+    def __init__(self, embed_dim: int, block_dim: int, hidden: int = 256, depth: int = 2, seed: int = 0) -> None:
         super().__init__()
         self.embed_dim, self.block_dim, self.hidden, self.depth = embed_dim, block_dim, hidden, depth
+        g = torch.Generator().manual_seed(seed)
         layers: list[nn.Module] = []
         width = 3 * embed_dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.GELU()]
-            width = hidden
-        layers.append(nn.Linear(width, block_dim))
-        self.net = nn.Sequential(*layers)
+        for out in [hidden] * depth + [block_dim]:
+            linear = nn.utils.skip_init(nn.Linear, width, out)  # no draw from the global generator
+            bound = 1 / math.sqrt(width)
+            with torch.no_grad():
+                linear.weight.uniform_(-bound, bound, generator=g)
+                linear.bias.uniform_(-bound, bound, generator=g)
+            layers += [linear, nn.GELU()]
+            width = out
+        self.net = nn.Sequential(*layers[:-1])  # no activation after the last layer
         self.register_buffer("z_mean", torch.zeros(embed_dim))
         self.register_buffer("z_std", torch.ones(embed_dim))
         self.register_buffer("d_std", torch.ones(embed_dim))  # of z_goal - z

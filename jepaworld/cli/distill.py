@@ -30,7 +30,8 @@ def distill_cmd(
     follow_blocks: Annotated[int, typer.Option(help="Guard: blocks of a triggered plan executed (<= horizon).")] = 5,
     guard_rollouts: Annotated[int, typer.Option(help="Guard: policy episodes from held-out starts it is "
                                                      "calibrated on.")] = 200,
-    seed: Annotated[int, typer.Option(help="Seed of the pair draws, fits and planner noise.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the pair draws, the policy's initial weights, fits and "
+                                           "planner noise.")] = 0,
     fresh: Annotated[bool, typer.Option(help="Discard finished stages and start over.")] = False,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = 0,
