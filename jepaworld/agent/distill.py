@@ -47,7 +47,7 @@ from jepaworld.agent.policy import INFO, WEIGHTS, PolicyNet, load_policy, save_p
 from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.control import draw_episodes, run_episodes
 from jepaworld.envs import make
-from jepaworld.envs.goal import require_goal_env
+from jepaworld.envs.goal import as_goal_env
 from jepaworld.errors import JepaworldError
 from jepaworld.run.episodes import training_episodes
 
@@ -328,8 +328,7 @@ def policy_states(model: Any, policy: PolicyNet, cfg: DistillConfig, seed: int, 
     every (history, goal) it visited (targets still empty) and how it did."""
     meta = model.meta
     f, train = training_episodes(model.meta, "the policy is distilled from")
-    probe = make(meta.env, resolution=meta.resolution)
-    require_goal_env(probe, meta.env)
+    probe = as_goal_env(make(meta.env, resolution=meta.resolution), meta.env)
     eval_cfg = EvalConfig(episodes=cfg.dagger_episodes, goal_offset=cfg.goal_offset, budget=cfg.budget, seed=seed)
     episodes = draw_episodes(f, train, eval_cfg, solved=probe.is_success).episodes
     visits = _Visits(Agent(model, "policy", policy=policy))

@@ -34,6 +34,12 @@ class PolicyNet(nn.Module):
     seeded with ``seed``: the same net whatever torch's global random state (which it leaves alone).
     """
 
+    z_mean: Tensor  # buffers: the embeddings' mean and std (D,), the std of z_goal - z (D,)
+    z_std: Tensor
+    d_std: Tensor
+    lo: Tensor  # the action box, normalised (fs*A,)
+    hi: Tensor
+
     def __init__(self, embed_dim: int, block_dim: int, hidden: int = 256, depth: int = 2, seed: int = 0) -> None:
         super().__init__()
         self.embed_dim, self.block_dim, self.hidden, self.depth = embed_dim, block_dim, hidden, depth
