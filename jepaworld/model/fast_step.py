@@ -24,9 +24,11 @@ Shapes: tokens x (B, S, width) with S = 1 for shared tokens; modulations (B, S, 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from jepaworld.model.predictor import Predictor, apply_rotary
 from jepaworld.model.projector import Projector
@@ -49,7 +51,7 @@ class FastStepper:
         if predictor.pos_embedding != "rope":
             raise RuntimeError("the cached rollout needs pos_embedding='rope'")
         self.pred, self.dtype = predictor, PRECISIONS[precision]
-        attn = predictor.blocks[0].attn
+        attn = predictor.typed_blocks[0].attn
         self.heads, self.head_dim, self.inner = attn.heads, attn.head_dim, attn.heads * attn.head_dim
         self.window, self.width = predictor.window, predictor.norm.normalized_shape[0]
         self.weights = _Weights(predictor, self.dtype)
@@ -80,7 +82,7 @@ class FastStepper:
         """
         B, S, W = x.shape
         w = self.weights
-        qkv_w = w.qkv_at(pos) if self.window > 1 else None
+        qkv_w = w.qkv_at(pos) if self.window > 1 else []
         new_cache: StepCache = []
         for i, block in enumerate(w.blocks):
             shift1, scale1, gate1, shift2, scale2, gate2 = mods[:, :, i].chunk(6, dim=-1)
@@ -146,7 +148,7 @@ class _Weights:
         """Per block: (weight (3 * inner, width), bias) with queries and keys rotated to ``pos``."""
         if pos not in self._qkv:
             cos, sin = self.pred.rotary(torch.tensor([pos], device=self.pred.norm.weight.device))  # (1, hd)
-            self._qkv[pos] = [_fold_rope(b.attn, cos, sin, self.dtype) for b in self.pred.blocks]
+            self._qkv[pos] = [_fold_rope(b.attn, cos, sin, self.dtype) for b in self.pred.typed_blocks]
         return self._qkv[pos]
 
 
@@ -166,16 +168,19 @@ def _fold_rope(attn, cos: Tensor, sin: Tensor, dtype: torch.dtype) -> tuple[Tens
 
 def _fold_batchnorm(projector: Projector, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Linear -> BatchNorm1d (eval) -> GELU -> Linear as (w1, b1, w2, b2) with the norm in w1, b1."""
-    fc1, bn, _, fc2 = projector.net
+    fc1, bn, _, fc2 = cast(tuple[nn.Linear, nn.BatchNorm1d, nn.Module, nn.Linear], tuple(projector.net))
+    if bn.running_var is None or bn.running_mean is None:
+        raise RuntimeError("the projector's BatchNorm1d has no running statistics (track_running_stats=False)")
     s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     w1, b1 = fc1.weight * s[:, None], (fc1.bias - bn.running_mean) * s + bn.bias
-    return tuple(t.detach().to(dtype).contiguous() for t in (w1, b1, fc2.weight, fc2.bias))
+    w1, b1, w2, b2 = (t.detach().to(dtype).contiguous() for t in (w1, b1, fc2.weight, fc2.bias))
+    return w1, b1, w2, b2
 
 
 def stepper(predictor: Predictor, precision: str, projector: Projector | None = None) -> FastStepper:
     """The ``FastStepper`` of a predictor (and its projector) for ``precision``, kept on the predictor
     until any parameter or buffer of either changes (storage or version counter)."""
-    tensors = [*predictor.parameters()]
+    tensors: list[Tensor] = [*predictor.parameters()]
     if projector is not None:
         tensors += [*projector.parameters(), *projector.buffers()]
     key = (precision, id(projector), tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors))

@@ -12,6 +12,9 @@ costs one token per rollout step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -21,6 +24,8 @@ KVCache = list[tuple[Tensor, Tensor]]  # per layer: keys, values (B, heads, <= w
 
 class Rotary(nn.Module):
     """Rotary position embedding tables. positions: (T,) -> cos, sin: (T, head_dim)."""
+
+    inv_freq: Tensor  # buffer: (head_dim / 2,)
 
     def __init__(self, head_dim: int, base: float = 10000.0):
         super().__init__()
@@ -107,8 +112,13 @@ class Block(nn.Module):
         )
         self.attn_drop = nn.Dropout(dropout)
         self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
-        nn.init.zeros_(self.adaln[1].weight)
-        nn.init.zeros_(self.adaln[1].bias)
+        nn.init.zeros_(self.adaln_linear.weight)
+        nn.init.zeros_(self.adaln_linear.bias)
+
+    @property
+    def adaln_linear(self) -> nn.Linear:
+        """The AdaLN Linear (width -> 6 * width), ``adaln[1]``."""
+        return cast(nn.Linear, self.adaln[1])
 
     def forward(
         self,
@@ -163,6 +173,11 @@ class Predictor(nn.Module):
             elif name.endswith("bias") and "adaln" not in name and not name.startswith("norm"):
                 nn.init.zeros_(p)
 
+    @property
+    def typed_blocks(self) -> Sequence[Block]:
+        """``blocks`` as Blocks (nn.ModuleList types its items as Module)."""
+        return cast("Sequence[Block]", self.blocks)
+
     def modulations(self, c: Tensor) -> Tensor:
         """c: (..., width) -> (..., depth, 6 * width): every block's AdaLN output in one matmul."""
         weight, bias = self._stacked_adaln()
@@ -174,7 +189,7 @@ class Predictor(nn.Module):
         Without grad the stack is kept until a parameter changes (tracked by storage and version
         counter), so a rollout does not copy the weights at every step.
         """
-        params = [t for b in self.blocks for t in (b.adaln[1].weight, b.adaln[1].bias)]
+        params = [t for b in self.typed_blocks for t in (b.adaln_linear.weight, b.adaln_linear.bias)]
         if torch.is_grad_enabled():
             return torch.cat(params[0::2]), torch.cat(params[1::2])
         key = tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in params)

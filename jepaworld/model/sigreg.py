@@ -47,6 +47,10 @@ class _AllReduceSum(torch.autograd.Function):
 class SIGReg(nn.Module):
     """z: (N, D) or (T, N, D) -> scalar. Directions are drawn afresh on every call."""
 
+    t: Tensor  # buffers (register_buffer): (knots,) each
+    phi: Tensor
+    weights: Tensor
+
     def __init__(self, num_directions: int = 1024, knots: int = 17, t_max: float = 3.0):
         super().__init__()
         if knots < 2:

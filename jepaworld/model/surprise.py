@@ -126,7 +126,7 @@ class SurpriseMeter:
             raise JepaworldError(f"obs must be one frame (H, W, 3) or a batch (B, H, W, 3), got {tuple(obs.shape)}")
         _check_frames(self.model, batch, "(H, W, 3) or (B, H, W, 3)")
         z = encode(self.model, batch)  # (B, D)
-        if self._z is None:
+        if self._z is None or self._blocks is None:  # both None until the first frame
             self._z = z[:, None]
             self._blocks = z.new_zeros(len(z), 0, self.model.meta.frameskip * self.model.meta.action_dim)
             s = np.full(len(z), np.nan, np.float32)
