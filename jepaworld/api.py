@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -22,14 +23,15 @@ from jepaworld.config import Config, PlanConfig
 from jepaworld.errors import JepaworldError
 from jepaworld.model import WorldModel
 from jepaworld.model.ensemble import WorldModelEnsemble
-from jepaworld.plan.mpc import LatentMPC
+from jepaworld.plan.mpc import LatentModel, LatentMPC
 from jepaworld.run import RunMeta, load_checkpoint, pick_device
 
 log = logging.getLogger(__name__)
 
 
-class LoadedWorldModel(WorldModel):
-    """A ``WorldModel`` with its run's config and ``RunMeta``, in eval mode."""
+class RunPlanning:
+    """Planning from a loaded run, shared by ``LoadedWorldModel`` and ``LoadedEnsemble``: the run's config,
+    ``RunMeta`` and action box around a ``LatentModel`` (the class this is mixed into)."""
 
     config: Config
     meta: RunMeta
@@ -57,6 +59,16 @@ class LoadedWorldModel(WorldModel):
         mpc.reset(goal_obs)
         return mpc
 
+    def mpc(self, plan: PlanConfig | None = None, seed: int = 0) -> LatentMPC:
+        """A ``LatentMPC`` for this model with the env's action box, as the run records it (``RunMeta.action_bounds``;
+        ``plan``: the run's config if None; an ensemble's penalty is the one it was built with)."""
+        low, high = self.meta.action_bounds()
+        return LatentMPC(cast(LatentModel, self), self.meta, plan or self.config.plan, low, high, seed=seed)
+
+
+class LoadedWorldModel(RunPlanning, WorldModel):
+    """A ``WorldModel`` with its run's config and ``RunMeta``, in eval mode."""
+
     def surprise(self, frames: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Per-step surprise ||z_hat_t - z_t||^2 of frames (T, H, W, 3) or (B, T, H, W, 3) (uint8) given the raw
         env actions executed between them, ((T-1)*frameskip, A) or (B, (T-1)*frameskip, A).
@@ -67,12 +79,6 @@ class LoadedWorldModel(WorldModel):
         from jepaworld.model.surprise import surprise_signal
 
         return surprise_signal(self, frames, actions)
-
-    def mpc(self, plan: PlanConfig | None = None, seed: int = 0) -> LatentMPC:
-        """A ``LatentMPC`` for this model with the env's action box, as the run records it (``RunMeta.action_bounds``;
-        ``plan``: the run's config if None)."""
-        low, high = self.meta.action_bounds()
-        return LatentMPC(self, self.meta, plan or self.config.plan, low, high, seed=seed)
 
 
 def load(path: str | Path, device: str = "auto") -> LoadedWorldModel:
@@ -88,7 +94,7 @@ def load(path: str | Path, device: str = "auto") -> LoadedWorldModel:
     return model.to(pick_device(device)).eval()
 
 
-class LoadedEnsemble(WorldModelEnsemble):
+class LoadedEnsemble(RunPlanning, WorldModelEnsemble):
     """A ``WorldModelEnsemble`` of loaded runs, planned with as one model (``LatentMPC``, ``jepaworld eval``).
 
     ``meta``, ``config`` and ``checkpoint_path`` are member 0's (the members share the env, the action
@@ -96,30 +102,7 @@ class LoadedEnsemble(WorldModelEnsemble):
     checkpoint.
     """
 
-    config: Config
-    meta: RunMeta
-    checkpoint_path: Path
     member_paths: list[Path]
-
-    @property
-    def normalizer(self):  # noqa: ANN201 - the runs' action Normalizer
-        return self.meta.normalizer
-
-    def plan(self, obs: np.ndarray, goal_obs: np.ndarray, plan: PlanConfig | None = None, seed: int = 0) -> np.ndarray:
-        """One open-loop plan, as ``LoadedWorldModel.plan``: raw actions (horizon*frameskip, A) or (B, ...)."""
-        return self.mpc(plan, seed).plan_once(obs, goal_obs)
-
-    def controller(self, goal_obs: np.ndarray, plan: PlanConfig | None = None, seed: int = 0) -> LatentMPC:
-        """Closed-loop latent MPC toward ``goal_obs``, as ``LoadedWorldModel.controller``."""
-        mpc = self.mpc(plan, seed)
-        mpc.reset(goal_obs)
-        return mpc
-
-    def mpc(self, plan: PlanConfig | None = None, seed: int = 0) -> LatentMPC:
-        """A ``LatentMPC`` on the ensemble's cost with the env's action box (``plan``: member 0's config if None;
-        its ``ensemble_penalty`` is not read here: the penalty is the ensemble's, set when it was built)."""
-        low, high = self.meta.action_bounds()
-        return LatentMPC(self, self.meta, plan or self.config.plan, low, high, seed=seed)
 
     def describe(self) -> dict[str, object]:
         """What ``results.json`` records of the ensemble: member checkpoints and the penalty k."""

@@ -19,7 +19,7 @@ need their costs rescaled first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -78,13 +78,13 @@ class WorldModelEnsemble(nn.Module):
         """pixels: uint8 (..., H, W, 3) -> z: (..., M*D), every member's latent side by side."""
         return torch.cat([m.encode(pixels) for m in self._members()], dim=-1)
 
-    def rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None, **kwargs: Any) -> Tensor:
+    def rollout(self, z_hist: Tensor, blocks: Tensor, hist_blocks: Tensor | None = None) -> Tensor:
         """Every member's rollout. z_hist: (B, h, M*D), blocks: (B, H, fs*A) -> (B, H, M*D).
 
-        hist_blocks and ``kwargs`` go to each member's ``WorldModel.rollout`` as they are.
+        hist_blocks goes to each member's ``WorldModel.rollout`` as it is.
         """
         pairs = zip(self._members(), self.split(z_hist), strict=True)
-        return torch.cat([m.rollout(z, blocks, hist_blocks, **kwargs) for m, z in pairs], dim=-1)
+        return torch.cat([m.rollout(z, blocks, hist_blocks) for m, z in pairs], dim=-1)
 
     def member_costs(
         self,
@@ -94,14 +94,13 @@ class WorldModelEnsemble(nn.Module):
         mode: str = "terminal",
         hist_blocks: Tensor | None = None,
         precision: str = "fp32",
-        **kwargs: Any,
     ) -> Tensor:
         """Each member's own cost. z_start: (B, h, M*D) or (B, M*D), z_goal: (B, M*D),
-        blocks: (B, S, H, fs*A) -> (M, B, S). mode, hist_blocks, precision and any other keyword go to
-        every member's ``WorldModel.cost`` as they are."""
+        blocks: (B, S, H, fs*A) -> (M, B, S). mode, hist_blocks and precision go to every member's
+        ``WorldModel.cost`` as they are."""
         pairs = zip(self._members(), self.split(z_start), self.split(z_goal), strict=True)
         return torch.stack([
-            m.cost(zs, zg, blocks, mode=mode, hist_blocks=hist_blocks, precision=precision, **kwargs)
+            m.cost(zs, zg, blocks, mode=mode, hist_blocks=hist_blocks, precision=precision)
             for m, zs, zg in pairs
         ])  # fmt: skip
 
@@ -113,7 +112,6 @@ class WorldModelEnsemble(nn.Module):
         mode: str = "terminal",
         hist_blocks: Tensor | None = None,
         precision: str = "fp32",
-        **kwargs: Any,
     ) -> Tensor:
         """Planning cost, the protocol of ``WorldModel.cost`` on joint latents -> (B, S).
 
@@ -122,6 +120,6 @@ class WorldModelEnsemble(nn.Module):
         members' costs, plus ``penalty`` times their standard deviation (population form) when the
         penalty is > 0.
         """
-        c = self.member_costs(z_start, z_goal, blocks, mode, hist_blocks, precision, **kwargs)  # (M, B, S)
+        c = self.member_costs(z_start, z_goal, blocks, mode, hist_blocks, precision)  # (M, B, S)
         mean = c.mean(0)
         return mean + self.penalty * c.std(0, correction=0) if self.penalty > 0 and len(self) > 1 else mean
