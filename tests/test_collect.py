@@ -91,9 +91,7 @@ def test_resume_after_interruption(tmp_path, workers):
 def test_resume_with_other_settings_is_refused(tmp_path):
     out = tmp_path / "d.h5"
     with pytest.raises(KeyboardInterrupt):
-        collect(
-            cfg(), out, progress=lambda e, n: (_ for _ in ()).throw(KeyboardInterrupt) if e >= 2 else None
-        )
+        collect(cfg(), out, progress=lambda e, n: (_ for _ in ()).throw(KeyboardInterrupt) if e >= 2 else None)
     with pytest.raises(DataError, match="other settings.*--overwrite"):
         collect(cfg(noise=0.1), out)
     collect(cfg(noise=0.1), out, overwrite=True)
@@ -198,9 +196,7 @@ def test_gymnasium_plugin(tmp_path):
     env = make("gymnasium:TestBlink-v0", resolution=8)
     obs, info = env.reset(seed=0)
     assert obs.shape == (8, 8, 3) and obs.dtype == np.uint8 and info["state"].shape == (3,)
-    out = collect(
-        cfg(env="gymnasium:TestBlink-v0", resolution=8, episodes=3, max_steps=20), tmp_path / "g.h5"
-    )
+    out = collect(cfg(env="gymnasium:TestBlink-v0", resolution=8, episodes=3, max_steps=20), tmp_path / "g.h5")
     with EpisodeFile(out.path) as f:
         f.validate()
         np.testing.assert_array_equal(f.ep_len, [8, 8, 8])  # 7 steps, then terminated
@@ -223,3 +219,37 @@ def test_data_of_other_dynamics_is_refused(tmp_path):
         del h.attrs["dynamics"]  # as written by earlier versions
     with EpisodeFile(out) as f, pytest.raises(DataError, match="collect it again"):
         check_compatible(f, env="tworoom", dynamics=dynamics)
+
+
+def test_explore_overrides_whole_action_blocks(tmp_path):
+    """data.explore: a share of the action blocks take one uniform action held for frameskip steps; the rest is
+    the policy's; explore 0 is the plain collection, and the setting is recorded and checked on resume."""
+    from jepaworld.data.collect import explore_blocks
+
+    rng = np.random.default_rng(0)
+    over = explore_blocks(rng, 203, 0.5, 5, np.array([-1.0, -2.0]), np.array([1.0, 2.0]))
+    assert over.shape == (203, 2)
+    blocks = over[:200].reshape(40, 5, 2)
+    chosen = ~np.isnan(blocks[:, 0, 0])
+    assert 8 < chosen.sum() < 32  # ~ half of 40 blocks
+    assert np.all(blocks[chosen] == blocks[chosen][:, :1])  # one action held over the block
+    assert np.all(np.isnan(blocks[~chosen]))
+    drawn = blocks[chosen][:, 0]
+    assert np.all(np.abs(drawn) <= [1.0, 2.0]) and np.abs(drawn[:, 1]).max() > 1.0  # each dimension's own bounds
+    assert np.isnan(explore_blocks(rng, 20, 0.0, 5, -np.ones(2), np.ones(2))).all()
+    assert not np.isnan(explore_blocks(rng, 20, 1.0, 5, -np.ones(2), np.ones(2))).any()
+
+    plain = columns(collect(cfg(), tmp_path / "plain.h5").path)
+    same = columns(collect(cfg(explore=0.0, frameskip=3), tmp_path / "same.h5").path)
+    for k in plain:
+        np.testing.assert_array_equal(plain[k], same[k])  # explore 0: the collection is unchanged
+    out = collect(cfg(explore=1.0, frameskip=3), tmp_path / "x.h5").path
+    wild = columns(out)
+    assert not np.array_equal(plain["action"], wild["action"])
+    with EpisodeFile(out) as f:
+        assert f.attrs["explore"] == 1.0
+        steps = f.action[...][: int(f.ep_len[0]) - 1]  # episode 0, last row is the zero pad
+    held = steps[:12].reshape(4, 3, 2)
+    assert np.all(held == held[:, :1])
+    with pytest.raises(DataError, match="explore"):
+        collect(cfg(explore=1.5), tmp_path / "bad.h5")

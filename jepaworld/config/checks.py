@@ -70,6 +70,7 @@ def check_data(d: DataConfig) -> None:
     c.at_least(8, "resolution")
     c.in_range("val_fraction", 0.0, 1.0)
     c.at_least(0, "noise")
+    c.in_range("explore", 0.0, 1.0, high_open=False)
 
 
 def check_model(m: ModelConfig) -> None:

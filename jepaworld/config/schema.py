@@ -21,6 +21,7 @@ class DataConfig:
     resolution: int = 64  # rendered square frame size (pixels)
     noise: float = 0.3  # scripted expert's action noise (std, in action units)
     policy: str = "expert"  # "expert", "random", or "module:function"
+    explore: float = 0.0  # chance that an action block takes one uniform random action instead of the policy's
     workers: int = 2
     seed: int = 0
     frameskip: int = 5  # env steps per action block

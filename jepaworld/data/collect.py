@@ -46,7 +46,8 @@ from jepaworld.lock import exclusive
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (episodes_done, frames_done)
-SETTINGS = ("env", "resolution", "max_steps", "noise", "policy", "seed", "episodes")
+SETTINGS = ("env", "resolution", "max_steps", "noise", "policy", "seed", "episodes", "explore", "frameskip")
+_OLD_DEFAULTS = {"explore": 0.0}  # settings an older unfinished collection did not record
 _SHARD = re.compile(r"^(\d{7})-(\d{7})\.h5$")
 _ENVS: dict[tuple[str, int], Any] = {}
 
@@ -105,20 +106,51 @@ def _user_policy(name: str) -> Callable:
     return make_policy
 
 
+def explore_blocks(
+    rng: np.random.Generator, steps: int, explore: float, frameskip: int, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """Exploring actions ``(steps, A)``: NaN where the policy acts, else one uniform action held over an
+    action block of ``frameskip`` steps (chosen with probability ``explore``), as a planner samples them."""
+    low, high = np.broadcast_arrays(np.asarray(low, np.float32).reshape(-1), np.asarray(high, np.float32).reshape(-1))
+    blocks = -(-steps // frameskip)
+    draw = rng.uniform(low, high, (blocks, low.size)).astype(np.float32)
+    draw[rng.random(blocks) >= explore] = np.nan
+    return np.repeat(draw, frameskip, axis=0)[:steps]
+
+
 # -- one episode, one shard -----------------------------------------------------------------
 def run_episode(
-    env, make_policy: Callable, seed: int, index: int, max_steps: int, noise: float
+    env,
+    make_policy: Callable,
+    seed: int,
+    index: int,
+    max_steps: int,
+    noise: float,
+    explore: float = 0.0,
+    frameskip: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Episode ``index``: ``pixels (L, H, W, 3)``, ``action (L, A)`` (last row zeros), ``state (L, S)``."""
-    env_seq, policy_seq = np.random.SeedSequence([seed, index]).spawn(2)
+    """Episode ``index``: ``pixels (L, H, W, 3)``, ``action (L, A)`` (last row zeros), ``state (L, S)``.
+
+    ``explore > 0`` overrides the policy's action on a random share of the action blocks
+    (:func:`explore_blocks`); the policy is still called every step, so it keeps its own state.
+    """
+    env_seq, policy_seq, explore_seq = np.random.SeedSequence([seed, index]).spawn(3)
     obs, info = env.reset(seed=int(env_seq.generate_state(1)[0]))
     policy = make_policy(env, np.random.default_rng(policy_seq), noise)
     action_dim = int(np.prod(env.action_space.shape))
+    override = None
+    if explore > 0:
+        space = env.action_space
+        override = explore_blocks(
+            np.random.default_rng(explore_seq), max_steps, explore, frameskip, space.low, space.high
+        )
     frames, states, actions = [obs], [info["state"]], []
-    for _ in range(max_steps):
+    for t in range(max_steps):
         action = np.asarray(policy(obs, info["state"]), np.float32).reshape(-1)
         if action.shape != (action_dim,) or not np.all(np.isfinite(action)):
             raise DataError(f"policy returned {action!r}; expected {action_dim} finite numbers")
+        if override is not None and not np.isnan(override[t, 0]):
+            action = override[t]
         obs, _, terminated, truncated, info = env.step(action)
         actions.append(action)
         frames.append(obs)
@@ -141,7 +173,16 @@ def _collect_shard(job: tuple[dict[str, Any], int, int, str]) -> tuple[int, int,
     env = _ENVS[key]
     make_policy = policy_factory(settings["env"], settings["policy"])
     episodes = [
-        run_episode(env, make_policy, settings["seed"], i, settings["max_steps"], settings["noise"])
+        run_episode(
+            env,
+            make_policy,
+            settings["seed"],
+            i,
+            settings["max_steps"],
+            settings["noise"],
+            settings["explore"],
+            settings["frameskip"],
+        )
         for i in range(start, stop)
     ]
     columns = {k: np.concatenate([ep[k] for ep in episodes]) for k in episodes[0]}
@@ -164,7 +205,7 @@ def _prepare_parts(folder: Path, settings: dict[str, Any]) -> dict[tuple[int, in
         diff = [
             f"{k}: {saved.get(k)!r} there vs {settings[k]!r} now"
             for k in SETTINGS
-            if saved.get(k) != settings[k]
+            if saved.get(k, _OLD_DEFAULTS.get(k, settings[k])) != settings[k]
         ]
         if diff:
             raise DataError(
@@ -239,6 +280,8 @@ def preflight(cfg: DataConfig, out: Path, overwrite: bool = False) -> None:
             raise DataError(f"data.{name} must be >= {low}, got {getattr(cfg, name)}")
     if cfg.noise < 0:
         raise DataError(f"data.noise must be >= 0, got {cfg.noise}")
+    if not 0.0 <= cfg.explore <= 1.0:
+        raise DataError(f"data.explore is a probability per action block, in [0, 1]; got {cfg.explore}")
     get_spec(cfg.env)  # unknown env -> clear error before any work
     policy_factory(cfg.env, cfg.policy)
     if out.is_dir():
@@ -334,6 +377,7 @@ def _collect(cfg: DataConfig, out: Path, overwrite: bool, progress: Progress | N
         "policy": cfg.policy,
         "seed": cfg.seed,
         "noise": cfg.noise,
+        "explore": cfg.explore,
         "max_steps": cfg.max_steps,
         "version": _version(),
         "dynamics": get_spec(cfg.env).dynamics or "",
