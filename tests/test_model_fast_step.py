@@ -155,3 +155,20 @@ def test_published_bf16_preset_is_the_published_planner_in_bf16():
     bf16 = apply_planner_preset(PlanConfig(), "published-bf16")
     assert bf16.precision == "bf16" and published.precision == "fp32"
     assert replace(bf16, precision="fp32") == published
+
+
+def test_auto_precision_is_bf16_only_where_the_device_computes_it(monkeypatch):
+    """plan.precision "auto": bf16 on a CPU with AVX512-BF16/AMX, fp32 on one without; fp32/bf16 as asked."""
+    from jepaworld.plan import precision as P
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(P, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    assert P.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(P, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    assert P.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(P, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert P.resolve_precision("auto", cpu) == "fp32"
+    assert P.resolve_precision("bf16", cpu) == "bf16" and P.resolve_precision("fp32", cpu) == "fp32"
+    with pytest.raises(ValueError, match="plan.precision"):
+        P.resolve_precision("fp16", cpu)
+    validate(PlanConfig(precision="auto"))  # a valid setting

@@ -128,7 +128,7 @@ def check_plan(p: PlanConfig) -> None:
         _fail("plan.keep_elites", f"in [0, plan.samples - 2 = {p.samples - 2}]", p.keep_elites)
     c.one_of("noise", ("iid", "block", "colored"))
     c.one_of("cost", ("terminal", "min"))
-    c.one_of("precision", ("fp32", "bf16"))
+    c.one_of("precision", ("fp32", "bf16", "auto"))
 
 
 def check_eval(e: EvalConfig) -> None:

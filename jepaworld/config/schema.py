@@ -116,7 +116,8 @@ class PlanConfig:
     keep_elites: int = 0
     warm_start: bool = True
     # the no-grad rollout's matmuls and attention: "fp32" or "bf16" (residual stream, norms and
-    # softmax stay fp32; model/fast_step.py). The gradient planner always runs fp32.
+    # softmax stay fp32; model/fast_step.py), or "auto": bf16 where the device computes it natively
+    # (AVX512-BF16/AMX CPUs, bf16 GPUs), fp32 elsewhere. The gradient planner always runs fp32.
     precision: str = "fp32"
     # an ensemble of world models (`jepaworld eval --ensemble RUN`, `jepaworld.load_ensemble`) plans on the
     # mean of its members' costs plus this many standard deviations across them (0: the mean; a single

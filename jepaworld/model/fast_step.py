@@ -17,7 +17,8 @@ where S candidate plans per environment each take one token per step:
 - The prediction projector's BatchNorm (running statistics) folded into its first Linear.
 - precision "bf16": every matmul (AdaLN modulations, blocks, projector) and the attention in
   bfloat16 (weights cast once, kept with the folded ones); the residual stream, the LayerNorms and
-  the softmax stay float32. Off unless asked for (``PlanConfig.precision``).
+  the softmax stay float32. Off unless asked for (``PlanConfig.precision``; "auto" asks for it where
+  the device computes bfloat16 natively, `plan/precision.py`).
 
 Shapes: tokens x (B, S, width) with S = 1 for shared tokens; modulations (B, S, depth, 6 * width).
 """

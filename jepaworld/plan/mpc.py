@@ -29,6 +29,7 @@ import torch
 from jepaworld.config import PlanConfig
 from jepaworld.errors import JepaworldError
 from jepaworld.plan.noise import NoiseSource, RowGenerators
+from jepaworld.plan.precision import resolve_precision
 from jepaworld.plan.problem import PlanProblem, PlanResult
 from jepaworld.plan.registry import get_planner, plan
 from jepaworld.plan.warm import shift_plan
@@ -78,6 +79,7 @@ class LatentMPC:
                 f"the env has {self.action_dim}-dim actions but the model was trained on {meta.action_dim}-dim ones"
             )
         self.device = next(model.parameters()).device
+        self.precision = resolve_precision(cfg.precision, self.device)  # "auto" -> what the device runs natively
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         fs = self.frameskip
         lo, hi = (np.tile(self.normalizer.normalize_action(b), fs) for b in (self.action_low, self.action_high))
@@ -336,7 +338,9 @@ def _search(
     cfg = lead.cfg
 
     def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-        return lead.model.cost(z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks, precision=cfg.precision)
+        return lead.model.cost(
+            z_hist, z_goal, actions, mode=cfg.cost, hist_blocks=hist_blocks, precision=lead.precision
+        )
 
     problem = PlanProblem(len(z_goal), cfg.horizon, lead.frameskip, lead.action_dim, bounds=lead.bounds,
                           device=lead.device)  # fmt: skip
