@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from jepaworld.cli.errors import user_errors
+from jepaworld.cli.progress import LogProgress
 from jepaworld.config import DataConfig
 
 console = Console()
@@ -73,7 +74,7 @@ def run_collect(cfg: DataConfig, overwrite: bool = False) -> None:
     ]
     first: list[tuple[int, int, float]] = []
     try:
-        with Progress(*columns, console=console) as bar:
+        with LogProgress(*columns, console=console) as bar:
             task = bar.add_task("collect", total=cfg.episodes, rate="")
 
             def progress(eps: int, frames: int) -> None:
@@ -101,5 +102,6 @@ def run_collect(cfg: DataConfig, overwrite: bool = False) -> None:
     new_frames = result.frames - (first[0][1] if first else 0)
     console.print(
         f"wrote [bold]{result.path}[/]: {result.episodes:,} episodes{resumed}, {result.frames:,} frames, "
-        f"{result.bytes / 1e6:.1f} MB in {wall:.1f} s ({new_frames / wall:,.0f} frames/s collected)"
+        f"{result.bytes / 1e6:.1f} MB in {wall:.1f} s ({new_frames / wall:,.0f} frames/s collected)",
+        soft_wrap=not console.is_terminal,  # one line in a log
     )
