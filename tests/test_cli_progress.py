@@ -24,6 +24,7 @@ def test_log_progress_prints_lines_while_running_off_a_terminal():
     assert "left" in lines[0] and lines[2].endswith("x" * 100)  # a long line is not cut at 80 columns
     assert any(line.startswith("train 4/4 (100%)") and "left" not in line and line.endswith("| done")
                for line in lines)  # fmt: skip
+    assert "━" not in buf.getvalue()  # no bar squeezed into 80 columns at the end
 
 
 def test_log_progress_rate_limits_and_reports_the_end_once():

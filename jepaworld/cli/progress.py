@@ -31,11 +31,14 @@ def _clock(seconds: float | None) -> str:
 
 class LogProgress(Progress):
     """rich's :class:`Progress`, which off a terminal (``nohup``, a log file, CI) draws its bars only once, when it
-    stops. There it also prints one plain line per task on its first update, every ``log_every_s`` seconds and when
-    the task completes: ``train 1,200/6,000 (20%) 0:05:10 elapsed, 0:20:40 left | loss ...``."""
+    stops, squeezed into 80 columns. There it prints instead one plain line per task on its first update, every
+    ``log_every_s`` seconds and when the task completes:
+    ``train 1,200/6,000 (20%) 0:05:10 elapsed, 0:20:40 left | loss ...``."""
 
     def __init__(self, *columns: Any, log_every_s: float = LOG_EVERY_S, **kwargs: Any) -> None:
         super().__init__(*columns, **kwargs)
+        if not self.console.is_terminal:
+            self.live.transient = True  # the bars rich draws once on stop would be squeezed into 80 columns
         self.log_every_s = log_every_s
         self._last_line: dict[TaskID, float] = {}
         self._done: set[TaskID] = set()
