@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from rich.console import Console
 
 import jepaworld
@@ -11,6 +12,7 @@ from jepaworld.cli.eval import summary_table as cli_summary_table
 from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.data import EpisodeFile
 from jepaworld.envs import cross_wall, make
+from jepaworld.plan.precision import resolve_precision
 from jepaworld.eval import draw_episodes, evaluate, wilson_interval, write_eval
 from jepaworld.report.evals import summary_html as html_summary_table
 from tests.strict_json import load_strict
@@ -50,9 +52,10 @@ def test_wilson_interval():
 
 def test_evaluate_writes_results_beside_baselines(tiny_run, tmp_path):
     wm = jepaworld.load(tiny_run, device="cpu")
-    plan = PlanConfig(samples=16, elites=4, iterations=2)
+    plan = PlanConfig(samples=16, elites=4, iterations=2, precision="auto")
     cfg = EvalConfig(episodes=4, goal_offset=10, budget=20, n_envs=4, videos=2)
     result = evaluate(wm, plan, cfg)
+    assert result.plan.precision == resolve_precision("auto", torch.device("cpu"))  # recorded as it ran here
     assert not (tmp_path / "eval").exists()  # evaluating writes nothing
     write_eval(result, tmp_path / "eval")
     assert set(result.summary) == {"cem (world model)", "random actions", "straight-to-goal heuristic"}

@@ -37,8 +37,9 @@ class LogProgress(Progress):
 
     def __init__(self, *columns: Any, log_every_s: float = LOG_EVERY_S, **kwargs: Any) -> None:
         super().__init__(*columns, **kwargs)
-        if not self.console.is_terminal:
-            self.live.transient = True  # the bars rich draws once on stop would be squeezed into 80 columns
+        self._plain = not self.disable and not self.console.is_terminal
+        if self._plain:
+            self.disable = True  # no live display: the bars it draws once on stop would be squeezed into 80 columns
         self.log_every_s = log_every_s
         self._last_line: dict[TaskID, float] = {}
         self._done: set[TaskID] = set()
@@ -52,7 +53,7 @@ class LogProgress(Progress):
         self._log(task_id)
 
     def _log(self, task_id: TaskID) -> None:
-        if self.console.is_terminal or self.disable or task_id in self._done:
+        if not self._plain or task_id in self._done:
             return
         task = next(t for t in self.tasks if t.id == task_id)
         now = time.monotonic()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from jepaworld.errors import JepaworldError
 from jepaworld.eval.latent_distance import latent_distance_profile
 from jepaworld.eval.methods import MethodRun, Progress, protocol_controllers, run_method
 from jepaworld.eval.stats import percentile, wilson_interval
+from jepaworld.plan.precision import resolve_precision
 from jepaworld.run.episodes import held_out_episodes
 
 
@@ -222,8 +223,10 @@ def evaluate(
         "perturb": perturbation.to_dict() if perturbation else None, "agents": list(agents), "memory": memory,
         **({"guard": guard} if guard else {}),
     }  # fmt: skip
+    device = next(model.parameters()).device
+    ran = replace(plan_cfg, precision=resolve_precision(plan_cfg.precision, device))  # "auto" as it ran here
     return EvalResult(
-        protocol=protocol, plan=plan_cfg, checkpoint=str(getattr(model, "checkpoint_path", "")),
+        protocol=protocol, plan=ran, checkpoint=str(getattr(model, "checkpoint_path", "")),
         planner_wall_s=plan_wall, summary=summaries, episodes={name: r.results for name, r in runs.items()},
         draw=draw, decisions={name: r.decisions for name, r in runs.items() if r.decisions is not None},
         latent_distance=profile, ensemble=model.describe() if isinstance(model, LoadedEnsemble) else None,
