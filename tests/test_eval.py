@@ -12,8 +12,8 @@ from jepaworld.cli.eval import summary_table as cli_summary_table
 from jepaworld.config import EvalConfig, PlanConfig
 from jepaworld.data import EpisodeFile
 from jepaworld.envs import cross_wall, make
-from jepaworld.plan.precision import resolve_precision
 from jepaworld.eval import draw_episodes, evaluate, wilson_interval, write_eval
+from jepaworld.plan.precision import resolve_precision
 from jepaworld.report.evals import summary_html as html_summary_table
 from tests.strict_json import load_strict
 
