@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -23,10 +24,7 @@ LOG_EVERY_S = 30.0  # off a terminal: seconds between two lines of one task
 
 
 def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return "?" if seconds is None else str(timedelta(seconds=int(seconds)))  # 0:05:10
 
 
 class LogProgress(Progress):
